@@ -1,0 +1,123 @@
+//! Typed collector configuration. Every field has a documented default; the
+//! CLI (`collector serve --help`) and environment variables set them.
+
+use std::{fmt, net::SocketAddr, path::PathBuf, time::Duration};
+
+/// Collector configuration.
+#[derive(Clone)]
+pub struct Config {
+    /// Address to listen on. Default `127.0.0.1:7070`.
+    pub listen: SocketAddr,
+    /// Directory for the embedded SQLite database and other local files.
+    /// Default `./data`, created if missing.
+    pub data_dir: PathBuf,
+    /// `sqlite://…` or `postgres://…`. Default: `steadycart.db` in `data_dir`.
+    /// May hold a password, so `Debug` redacts it.
+    pub database_url: Option<String>,
+    /// Directory holding the built snippet (`cargo xtask dist`), served at
+    /// `/snippet/`. Default `./dist/snippet`.
+    pub snippet_dir: PathBuf,
+    /// Ingest limits.
+    pub ingest: IngestConfig,
+}
+
+/// Limits of the ingest path.
+#[derive(Debug, Clone)]
+pub struct IngestConfig {
+    /// Largest request body, bytes. Default 256 KiB.
+    pub max_body_bytes: usize,
+    /// Batches waiting for the writer before ingest answers 503. Default 1024.
+    pub queue_capacity: usize,
+    /// Most events the writer commits in one transaction. Default 2000.
+    pub writer_max_events: usize,
+    /// How far an event's client time may lie before the batch's `sent_at`.
+    /// Default 7 days (batches persisted offline are re-sent later).
+    pub max_event_age: Duration,
+    /// How far an event's client time may lie after the batch's `sent_at`.
+    /// Default 60 s.
+    pub max_event_lead: Duration,
+    /// `Retry-After` sent with 503 when the writer is behind. Default 2 s.
+    pub busy_retry_after: Duration,
+}
+
+impl Default for IngestConfig {
+    fn default() -> Self {
+        Self {
+            max_body_bytes: steadycart_protocol::limits::MAX_INGEST_BODY_BYTES,
+            queue_capacity: 1024,
+            writer_max_events: 2000,
+            max_event_age: Duration::from_secs(7 * 24 * 3600),
+            max_event_lead: Duration::from_secs(60),
+            busy_retry_after: Duration::from_secs(2),
+        }
+    }
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 7070)),
+            data_dir: PathBuf::from("data"),
+            database_url: None,
+            snippet_dir: PathBuf::from("dist/snippet"),
+            ingest: IngestConfig::default(),
+        }
+    }
+}
+
+impl Config {
+    /// The database URL in force: the configured one, or the embedded SQLite
+    /// file in the data dir.
+    pub fn database_url(&self) -> String {
+        match &self.database_url {
+            Some(url) if !url.is_empty() => url.clone(),
+            _ => format!("sqlite://{}/steadycart.db", self.data_dir.display()),
+        }
+    }
+}
+
+/// Hide everything between `://` and `@` (user and password) of a URL.
+pub fn redact_url(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(s), Some(at)) if at > s => format!("{}://[redacted]@{}", &url[..s], &url[at + 1..]),
+        _ => url.to_string(),
+    }
+}
+
+impl fmt::Debug for Config {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Config")
+            .field("listen", &self.listen)
+            .field("data_dir", &self.data_dir)
+            .field("database_url", &self.database_url.as_deref().map(redact_url))
+            .field("snippet_dir", &self.snippet_dir)
+            .field("ingest", &self.ingest)
+            .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_redacts_database_password() {
+        let config = Config {
+            database_url: Some("postgres://shop:hunter2@db.internal:5432/steadycart".into()),
+            ..Config::default()
+        };
+        let shown = format!("{config:?}");
+        assert!(!shown.contains("hunter2"), "{shown}");
+        assert!(!shown.contains("shop:"), "{shown}");
+        assert!(shown.contains("db.internal:5432/steadycart"), "{shown}");
+    }
+
+    #[test]
+    fn default_database_is_sqlite_in_data_dir() {
+        let config = Config {
+            data_dir: "/tmp/x".into(),
+            ..Config::default()
+        };
+        assert_eq!(config.database_url(), "sqlite:///tmp/x/steadycart.db");
+    }
+}

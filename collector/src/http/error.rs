@@ -1,0 +1,124 @@
+//! The one error type of the HTTP layer. Every error answers with the JSON
+//! body `{"error": …, "field": …}` ([`steadycart_protocol::api::ApiError`]);
+//! 5xx details are logged, never sent (database text stays inside).
+
+use std::time::Duration;
+
+use axum::{
+    http::{header, HeaderValue, StatusCode},
+    response::{IntoResponse, Response},
+    Json,
+};
+
+use crate::{ingest::writer::WriteError, store::StoreError};
+
+/// An HTTP-level failure.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// The request is malformed; `field` names the culprit when known.
+    #[error("{message}")]
+    BadRequest {
+        /// What is wrong.
+        message: String,
+        /// JSON path of the offending field.
+        field: Option<String>,
+    },
+    /// Missing or unknown credentials (site key or admin token).
+    #[error("{0}")]
+    Unauthorized(&'static str),
+    /// The origin (or token) is not allowed here.
+    #[error("{0}")]
+    Forbidden(&'static str),
+    /// No such resource.
+    #[error("not found")]
+    NotFound,
+    /// The body is larger than this route accepts.
+    #[error("request body larger than {0} bytes")]
+    PayloadTooLarge(usize),
+    /// The content type is not one this route reads.
+    #[error("unsupported content type; send application/json or text/plain")]
+    UnsupportedMediaType,
+    /// Too many requests; retry after the given time.
+    #[error("too many requests")]
+    TooManyRequests(Duration),
+    /// Overloaded or a dependency is down; retry after the given time.
+    #[error("temporarily unavailable")]
+    Unavailable(Duration),
+    /// A bug or an unexpected failure; logged, not shown.
+    #[error("internal error")]
+    Internal(#[source] anyhow::Error),
+}
+
+impl ApiError {
+    /// A 400 naming `field`.
+    pub fn field(field: impl Into<String>, message: impl Into<String>) -> Self {
+        ApiError::BadRequest {
+            message: message.into(),
+            field: Some(field.into()),
+        }
+    }
+
+    /// The status this error answers with.
+    pub fn status_code(&self) -> StatusCode {
+        match self {
+            ApiError::BadRequest { .. } => StatusCode::BAD_REQUEST,
+            ApiError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
+            ApiError::NotFound => StatusCode::NOT_FOUND,
+            ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ApiError::TooManyRequests(_) => StatusCode::TOO_MANY_REQUESTS,
+            ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            // The database being down is a dependency fault, not our bug.
+            StoreError::Database(
+                sqlx::Error::PoolTimedOut | sqlx::Error::Io(_) | sqlx::Error::PoolClosed,
+            ) => {
+                tracing::warn!(error = %e, "database unavailable");
+                ApiError::Unavailable(Duration::from_secs(5))
+            }
+            other => ApiError::Internal(other.into()),
+        }
+    }
+}
+
+impl From<WriteError> for ApiError {
+    fn from(e: WriteError) -> Self {
+        match e {
+            WriteError::QueueFull => ApiError::Unavailable(Duration::from_secs(2)),
+            WriteError::Stopped | WriteError::Database => ApiError::Unavailable(Duration::from_secs(5)),
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let status = self.status_code();
+        if let ApiError::Internal(e) = &self {
+            tracing::error!(error = ?e, "internal error");
+        }
+        let field = match &self {
+            ApiError::BadRequest { field, .. } => field.clone(),
+            _ => None,
+        };
+        let body = steadycart_protocol::api::ApiError {
+            error: self.to_string(),
+            field,
+        };
+        let mut response = (status, Json(body)).into_response();
+        if let ApiError::TooManyRequests(after) | ApiError::Unavailable(after) = &self {
+            let secs = after.as_secs().max(1);
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(secs));
+        }
+        response
+    }
+}

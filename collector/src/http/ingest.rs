@@ -1,0 +1,149 @@
+//! `POST /v1/ingest?key=SITE_KEY`: event batches from the snippet.
+//!
+//! Order of checks, cheapest and most discriminating first: site key (401,
+//! before the body is read so unknown keys cost nothing), origin (403),
+//! content type (415), body size on the stream (413), JSON and field
+//! validation (400), writer queue (503 + `Retry-After`). The site key is in
+//! the query string so `navigator.sendBeacon` (which cannot set headers) works;
+//! bodies may be `application/json` or CORS-simple `text/plain`.
+
+use axum::{
+    body::{to_bytes, Body},
+    extract::{Query, State},
+    http::{header, HeaderMap, HeaderValue, Method, StatusCode},
+    response::{IntoResponse, Response},
+    routing::post,
+    Json, Router,
+};
+use serde::Deserialize;
+use steadycart_protocol::api::IngestAccepted;
+
+use super::error::ApiError;
+use crate::{ingest::validate, keys, state::AppState, store::sites::Site};
+
+/// Routes of this module.
+pub fn router(_state: &AppState) -> Router<AppState> {
+    Router::new().route("/v1/ingest", post(ingest).options(preflight))
+}
+
+/// `?key=` on ingest routes.
+#[derive(Debug, Deserialize)]
+pub struct KeyQuery {
+    key: Option<String>,
+}
+
+/// The request's origin: `Origin`, else the origin of `Referer`.
+pub fn request_origin(headers: &HeaderMap) -> Option<String> {
+    if let Some(origin) = headers.get(header::ORIGIN) {
+        return Some(origin.to_str().unwrap_or("invalid").to_string());
+    }
+    let referer = headers.get(header::REFERER)?.to_str().ok()?;
+    let url = url::Url::parse(referer).ok()?;
+    Some(url.origin().ascii_serialization())
+}
+
+async fn site_for(state: &AppState, query: &KeyQuery) -> Result<Site, ApiError> {
+    let key = query
+        .key
+        .as_deref()
+        .ok_or(ApiError::Unauthorized("missing site key (?key=)"))?;
+    if !keys::is_plausible_site_key(key) {
+        return Err(ApiError::Unauthorized("unknown site key"));
+    }
+    state
+        .db
+        .site_by_key(key)
+        .await?
+        .ok_or(ApiError::Unauthorized("unknown site key"))
+}
+
+/// Check the origin against the site. `Ok(Some(origin))` for an allowed
+/// browser origin, `Ok(None)` for a request with no origin at all (not a
+/// browser; such senders could forge any origin anyway).
+fn check_origin(site: &Site, headers: &HeaderMap) -> Result<Option<HeaderValue>, ApiError> {
+    match request_origin(headers) {
+        None => Ok(None),
+        Some(origin) if site.allows_origin(&origin) => {
+            Ok(HeaderValue::from_str(&origin).ok())
+        }
+        Some(_) => Err(ApiError::Forbidden("origin not allowed for this site")),
+    }
+}
+
+fn with_cors(mut response: Response, origin: Option<HeaderValue>) -> Response {
+    if let Some(origin) = origin {
+        let h = response.headers_mut();
+        h.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, origin);
+        h.insert(header::ACCESS_CONTROL_EXPOSE_HEADERS, HeaderValue::from_static("retry-after"));
+        h.append(header::VARY, HeaderValue::from_static("origin"));
+    }
+    response
+}
+
+fn content_type_ok(headers: &HeaderMap) -> bool {
+    let Some(ct) = headers.get(header::CONTENT_TYPE) else {
+        return true;
+    };
+    let ct = ct.to_str().unwrap_or("").to_ascii_lowercase();
+    let essence = ct.split(';').next().unwrap_or("").trim();
+    matches!(essence, "application/json" | "text/plain")
+}
+
+async fn ingest(
+    State(state): State<AppState>,
+    Query(query): Query<KeyQuery>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, ApiError> {
+    let site = site_for(&state, &query).await?;
+    let origin = check_origin(&site, &headers)?;
+    let result = accept(&state, &site, &headers, body).await;
+    Ok(with_cors(result.into_response(), origin))
+}
+
+async fn accept(
+    state: &AppState,
+    site: &Site,
+    headers: &HeaderMap,
+    body: Body,
+) -> Result<Json<IngestAccepted>, ApiError> {
+    if !content_type_ok(headers) {
+        return Err(ApiError::UnsupportedMediaType);
+    }
+    let limit = state.config.ingest.max_body_bytes;
+    // Enforced on the stream: a lying or absent Content-Length changes nothing.
+    let bytes = to_bytes(body, limit)
+        .await
+        .map_err(|_| ApiError::PayloadTooLarge(limit))?;
+    let received_at = crate::now_ms();
+    let batch = validate::parse(&bytes).map_err(|e| ApiError::field(e.field, e.message))?;
+    let valid = validate::validate(batch, site.id, received_at, &state.config.ingest)
+        .map_err(|e| ApiError::field(e.field, e.message))?;
+    let accepted = valid.rows.len() as u32;
+    if valid.dropped_by_client > 0 {
+        tracing::info!(site = site.id, dropped = valid.dropped_by_client, "snippet reports dropped events");
+    }
+    state.ingest.write(valid.rows).await?;
+    Ok(Json(IngestAccepted {
+        accepted,
+        duplicates: valid.duplicates,
+    }))
+}
+
+async fn preflight(
+    State(state): State<AppState>,
+    Query(query): Query<KeyQuery>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let site = site_for(&state, &query).await?;
+    let origin = check_origin(&site, &headers)?;
+    let mut response = StatusCode::NO_CONTENT.into_response();
+    let h = response.headers_mut();
+    h.insert(
+        header::ACCESS_CONTROL_ALLOW_METHODS,
+        HeaderValue::from_static(Method::POST.as_str()),
+    );
+    h.insert(header::ACCESS_CONTROL_ALLOW_HEADERS, HeaderValue::from_static("content-type"));
+    h.insert(header::ACCESS_CONTROL_MAX_AGE, HeaderValue::from_static("600"));
+    Ok(with_cors(response, origin))
+}

@@ -1,0 +1,29 @@
+//! The HTTP surface: [`app`] builds the router from one module per resource.
+//!
+//! # Layout
+//! - [`error`]: the one HTTP error type and its JSON body.
+//! - [`ingest`]: `POST /v1/ingest` and its CORS preflight.
+//! - [`admin`]: bearer-token admin API under `/v1/admin/`.
+//! - [`snippet`]: the built snippet files under `/snippet/`.
+//! - [`health`]: `/healthz` and `/readyz`.
+
+pub mod admin;
+pub mod error;
+pub mod health;
+pub mod ingest;
+pub mod snippet;
+
+use axum::Router;
+
+use crate::state::AppState;
+
+/// The collector's router.
+pub fn app(state: AppState) -> Router {
+    let snippet_dir = state.config.snippet_dir.clone();
+    Router::new()
+        .merge(ingest::router(&state))
+        .merge(admin::router())
+        .merge(health::router())
+        .merge(snippet::router(&snippet_dir))
+        .with_state(state)
+}

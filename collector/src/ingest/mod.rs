@@ -1,0 +1,12 @@
+//! Ingest: turn a request body into validated event rows, and the single
+//! writer task that commits them.
+//!
+//! Validation is pure (no I/O) so every rule is unit-tested here; the HTTP
+//! handler in [`crate::http::ingest`] only wires it to the request.
+//!
+//! # Layout
+//! - [`validate`]: parsing and strict validation, errors naming the field.
+//! - [`writer`]: the bounded queue and group-commit writer task.
+
+pub mod validate;
+pub mod writer;

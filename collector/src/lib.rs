@@ -1,0 +1,64 @@
+//! The Steadycart collector: an axum service that ingests the snippet's event
+//! batches, stores them through sqlx (SQLite by default, PostgreSQL with a
+//! `postgres://` database URL), serves the admin API and the built snippet.
+//!
+//! The binary (`src/main.rs`) is thin: it parses [`config::Config`], sets up
+//! tracing and calls [`serve`]. Tests call [`http::app`] with `oneshot`, or
+//! [`serve`] on a `127.0.0.1:0` listener with their own shutdown future.
+//!
+//! # Layout
+//! - [`config`]: typed configuration with documented defaults.
+//! - [`http`]: the router, one module per resource, and the HTTP error type.
+//! - [`store`]: the database (SQLite or PostgreSQL), migrations and queries.
+//! - [`ingest`]: batch validation and the single writer task (group commit).
+//! - [`keys`]: site keys, admin tokens and their hashes.
+//! - [`state`]: the shared application state.
+
+pub mod config;
+pub mod http;
+pub mod ingest;
+pub mod keys;
+pub mod state;
+pub mod store;
+
+use std::future::Future;
+
+use tokio::net::TcpListener;
+
+pub use config::Config;
+pub use state::AppState;
+
+/// Serve the collector on `listener` until `shutdown` completes, then stop
+/// accepting, finish in-flight requests and flush every accepted event.
+pub async fn serve(
+    listener: TcpListener,
+    config: Config,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    let db = store::Db::connect(&config.database_url()).await?;
+    db.migrate().await?;
+    let (state, writer) = AppState::start(db, config);
+    let app = http::app(state.clone());
+    tracing::info!(addr = %listener.local_addr()?, "collector listening");
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await?;
+    // The router (and with it every queue sender) is gone; the writer drains
+    // what was accepted and stops.
+    drop(state);
+    writer.finish().await;
+    tracing::info!("collector stopped");
+    Ok(())
+}
+
+/// Milliseconds since the Unix epoch, the collector's one clock.
+pub fn now_ms() -> i64 {
+    use std::time::{SystemTime, UNIX_EPOCH};
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}

@@ -1,0 +1,99 @@
+//! Event rows: group-committed inserts (deduplicated by `(site, event id)`)
+//! and paged admin reads.
+
+use sqlx::Row;
+use steadycart_protocol::{api::StoredEvent, Event};
+
+use super::{on_pool, Db, StoreError};
+
+/// One event ready to insert.
+#[derive(Debug, Clone)]
+pub struct EventRow {
+    /// Site it belongs to.
+    pub site_id: i64,
+    /// The event's unique id (deduplication key within the site).
+    pub event_id: String,
+    /// Session id.
+    pub session_id: String,
+    /// The `type` tag.
+    pub kind: &'static str,
+    /// Client clock, ms.
+    pub client_ts: i64,
+    /// Server receive time, ms.
+    pub received_at: i64,
+    /// The event as JSON.
+    pub body: String,
+}
+
+impl Db {
+    /// Insert rows in one transaction, skipping ids already stored. Returns
+    /// how many rows were new.
+    pub async fn insert_events(&self, rows: &[EventRow]) -> Result<u64, StoreError> {
+        const SQL: &str = "INSERT INTO events (site_id, event_id, session_id, kind, client_ts, received_at, body) \
+                           VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (site_id, event_id) DO NOTHING";
+        on_pool!(self, pool => {
+            let mut tx = pool.begin().await?;
+            let mut inserted = 0;
+            for r in rows {
+                inserted += sqlx::query(SQL)
+                    .bind(r.site_id)
+                    .bind(&r.event_id)
+                    .bind(&r.session_id)
+                    .bind(r.kind)
+                    .bind(r.client_ts)
+                    .bind(r.received_at)
+                    .bind(&r.body)
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected();
+            }
+            tx.commit().await?;
+            Ok(inserted)
+        })
+    }
+
+    /// Up to `limit` events of a site stored after cursor `after`, oldest
+    /// first, with the cursor of the last one.
+    pub async fn events_page(
+        &self,
+        site_id: i64,
+        after: i64,
+        limit: i64,
+    ) -> Result<(Vec<StoredEvent>, Option<i64>), StoreError> {
+        let rows = on_pool!(self, pool => {
+            sqlx::query("SELECT seq, received_at, body FROM events WHERE site_id = $1 AND seq > $2 ORDER BY seq LIMIT $3")
+                .bind(site_id)
+                .bind(after)
+                .bind(limit)
+                .fetch_all(pool)
+                .await?
+                .iter()
+                .map(|row| -> Result<(i64, i64, String), sqlx::Error> {
+                    Ok((row.try_get("seq")?, row.try_get("received_at")?, row.try_get("body")?))
+                })
+                .collect::<Result<Vec<_>, _>>()?
+        });
+        let last = rows.last().map(|r| r.0);
+        let events = rows
+            .into_iter()
+            .map(|(_, received_at, body)| {
+                serde_json::from_str::<Event>(&body)
+                    .map(|event| StoredEvent { received_at, event })
+                    .map_err(|e| StoreError::Corrupt(e.to_string()))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let next = if events.len() as i64 == limit { last } else { None };
+        Ok((events, next))
+    }
+
+    /// How many events a site has stored (tests and metrics).
+    pub async fn count_events(&self, site_id: i64) -> Result<i64, StoreError> {
+        on_pool!(self, pool => {
+            Ok(sqlx::query("SELECT COUNT(*) AS n FROM events WHERE site_id = $1")
+                .bind(site_id)
+                .fetch_one(pool)
+                .await?
+                .try_get::<i64, _>("n")?)
+        })
+    }
+}

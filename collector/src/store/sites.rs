@@ -1,0 +1,91 @@
+//! Sites: a public site key for the script tag, the origins allowed to send
+//! events, and the hash of the site's admin token.
+
+use sqlx::Row;
+
+use super::{on_pool, Db, StoreError};
+
+/// A registered site as the collector needs it on every request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Site {
+    /// Internal id.
+    pub id: i64,
+    /// Public key (script tag `data-site`).
+    pub site_key: String,
+    /// Display name.
+    pub name: String,
+    /// SHA-256 hex of the admin token.
+    pub admin_token_hash: String,
+    /// Allowed origins, ASCII-serialised (`https://shop.example`).
+    pub origins: Vec<String>,
+}
+
+impl Site {
+    /// Whether events from `origin` are allowed.
+    pub fn allows_origin(&self, origin: &str) -> bool {
+        self.origins.iter().any(|o| o == origin)
+    }
+}
+
+impl Db {
+    /// Store a new site with its allowed origins; returns its id.
+    pub async fn insert_site(
+        &self,
+        site_key: &str,
+        name: &str,
+        admin_token_hash: &str,
+        origins: &[String],
+        now_ms: i64,
+    ) -> Result<i64, StoreError> {
+        on_pool!(self, pool => {
+            let mut tx = pool.begin().await?;
+            let id: i64 = sqlx::query(
+                "INSERT INTO sites (site_key, name, admin_token_hash, created_at) VALUES ($1, $2, $3, $4) RETURNING id",
+            )
+            .bind(site_key)
+            .bind(name)
+            .bind(admin_token_hash)
+            .bind(now_ms)
+            .fetch_one(&mut *tx)
+            .await?
+            .try_get("id")?;
+            for origin in origins {
+                sqlx::query("INSERT INTO site_origins (site_id, origin) VALUES ($1, $2) ON CONFLICT DO NOTHING")
+                    .bind(id)
+                    .bind(origin)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            tx.commit().await?;
+            Ok(id)
+        })
+    }
+
+    /// The site with this public key, if any.
+    pub async fn site_by_key(&self, site_key: &str) -> Result<Option<Site>, StoreError> {
+        on_pool!(self, pool => {
+            let Some(row) = sqlx::query("SELECT id, site_key, name, admin_token_hash FROM sites WHERE site_key = $1")
+                .bind(site_key)
+                .fetch_optional(pool)
+                .await?
+            else {
+                return Ok(None);
+            };
+            let id: i64 = row.try_get("id")?;
+            let origins = sqlx::query("SELECT origin FROM site_origins WHERE site_id = $1 ORDER BY origin")
+                .bind(id)
+                .fetch_all(pool)
+                .await?
+                .iter()
+                .map(|r| r.try_get::<String, _>("origin"))
+                .collect::<Result<Vec<_>, _>>()?;
+            Ok(Some(Site {
+                id,
+                site_key: row.try_get("site_key")?,
+                name: row.try_get("name")?,
+                admin_token_hash: row.try_get("admin_token_hash")?,
+                origins,
+            }))
+        })
+    }
+}

@@ -1,0 +1,33 @@
+//! The Steadycart wire format, shared by the snippet (`client-wasm`) and the
+//! `collector`. One serde definition of every event and API payload.
+//!
+//! Compatibility rules:
+//! - every batch carries an explicit protocol version ([`PROTOCOL_VERSION`]);
+//!   the collector accepts the versions in [`SUPPORTED_VERSIONS`];
+//! - unknown fields are ignored (forward compatibility), unknown event types
+//!   deserialize to [`EventBody::Unknown`] so a newer snippet never loses a
+//!   whole batch on an older collector.
+//!
+//! This crate depends on `serde` only (no `serde_json`), so the snippet can use
+//! it without paying for a JSON implementation in its wasm.
+//!
+//! # Layout
+//! - [`event`]: events and batches sent by the snippet to `POST /v1/ingest`.
+//! - [`role`]: endpoint roles and call outcomes.
+//! - [`api`]: collector API payloads (site registration, admin reads, errors).
+//! - [`limits`]: size limits both sides agree on.
+#![deny(missing_docs)]
+
+pub mod api;
+pub mod event;
+pub mod limits;
+pub mod role;
+
+pub use event::{Batch, CallEvent, Event, EventBody};
+pub use role::{Outcome, Role};
+
+/// The protocol version this crate writes.
+pub const PROTOCOL_VERSION: u32 = 1;
+
+/// Versions a collector built from this crate accepts.
+pub const SUPPORTED_VERSIONS: &[u32] = &[1];
