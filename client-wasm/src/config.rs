@@ -1,0 +1,261 @@
+//! Snippet configuration from the script tag's `data-*` attributes:
+//!
+//! | attribute | meaning | default |
+//! |---|---|---|
+//! | `data-site` | public site key (required) | — |
+//! | `data-collector` | collector base URL | origin of the script's URL |
+//! | `data-cart`, `data-checkout`, `data-payment`, `data-price` | comma-separated endpoint rules (see [`crate::rules`]) | none |
+//! | `data-stall-ms-ROLE` | ms before a pending call counts as stalled | checkout 3000, payment 5000, cart 3000, price 2000 |
+//! | `data-error-statuses` | 4xx statuses counted as errors, e.g. `409,429` | none (5xx always) |
+//! | `data-confirmation` | comma-separated path prefixes of the order confirmation page | none |
+//! | `data-text-ROLE` | fallback message for ROLE | calm defaults below |
+//!
+//! Unknown `data-*` attributes are errors (a typo must not silently disable
+//! watching); other attributes (`src`, `type`, `integrity`, `nonce`, …) are the
+//! browser's and ignored.
+
+use std::fmt;
+
+use steadycart_protocol::Role;
+
+use crate::rules::{self, Rule, RuleError};
+
+/// Index of a role in per-role arrays.
+pub fn idx(role: Role) -> usize {
+    match role {
+        Role::Cart => 0,
+        Role::Checkout => 1,
+        Role::Payment => 2,
+        Role::Price => 3,
+    }
+}
+
+/// Default fallback texts, per role in [`idx`] order.
+pub const DEFAULT_TEXTS: [&str; 4] = [
+    "Your cart is taking longer than usual to update — please hold.",
+    "We're having trouble reaching checkout. Your cart is saved — please try again in a moment.",
+    "Payment confirmation is delayed — please don't pay twice; this page will update.",
+    "Price verification delayed — please hold",
+];
+
+/// Default stall thresholds in ms, per role in [`idx`] order.
+pub const DEFAULT_STALL_MS: [u32; 4] = [3000, 3000, 5000, 2000];
+
+/// The snippet's configuration.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Config {
+    /// Public site key.
+    pub site_key: String,
+    /// Collector base URL, no trailing slash.
+    pub collector: String,
+    /// Endpoint rules, first match wins.
+    pub rules: Vec<Rule>,
+    /// Stall thresholds per role ([`idx`] order).
+    pub stall_ms: [u32; 4],
+    /// 4xx statuses that count as errors.
+    pub error_statuses: Vec<u16>,
+    /// Path prefixes of the order confirmation page.
+    pub confirmation_paths: Vec<String>,
+    /// Fallback texts per role ([`idx`] order).
+    pub texts: [String; 4],
+}
+
+/// Why the configuration was refused. The snippet then installs nothing and
+/// logs this once.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ConfigError {
+    /// `data-site` is missing.
+    MissingSiteKey,
+    /// `data-site` is not a plausible key.
+    BadSiteKey,
+    /// `data-collector` is not an http(s) URL.
+    BadCollector,
+    /// A rule could not be parsed.
+    BadRule(&'static str, RuleError),
+    /// A number attribute is not a number in range.
+    BadNumber(String),
+    /// An unknown `data-*` attribute (probably a typo).
+    UnknownAttribute(String),
+    /// No endpoint rules at all: nothing would be watched.
+    NoRules,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ConfigError::MissingSiteKey => write!(f, "data-site (the site key) is missing"),
+            ConfigError::BadSiteKey => write!(f, "data-site is not a valid site key"),
+            ConfigError::BadCollector => write!(f, "data-collector must be an http(s) URL"),
+            ConfigError::BadRule(attr, e) => write!(f, "{attr}: bad rule {:?}: {}", e.rule, e.reason),
+            ConfigError::BadNumber(attr) => write!(f, "{attr} must be a whole number in range"),
+            ConfigError::UnknownAttribute(attr) => write!(f, "unknown option {attr}"),
+            ConfigError::NoRules => write!(
+                f,
+                "no endpoint rules: add data-checkout, data-cart, data-payment or data-price"
+            ),
+        }
+    }
+}
+
+const ROLE_ATTRS: [(&str, Role); 4] = [
+    ("data-cart", Role::Cart),
+    ("data-checkout", Role::Checkout),
+    ("data-payment", Role::Payment),
+    ("data-price", Role::Price),
+];
+
+/// Build the configuration from the tag's attributes and the script's URL.
+pub fn from_attributes(attrs: &[(String, String)], script_url: &str) -> Result<Config, ConfigError> {
+    let mut site_key = None;
+    let mut collector = None;
+    let mut rules = Vec::new();
+    let mut stall_ms = DEFAULT_STALL_MS;
+    let mut error_statuses = Vec::new();
+    let mut confirmation_paths = Vec::new();
+    let mut texts = DEFAULT_TEXTS.map(String::from);
+
+    for (name, value) in attrs {
+        let name = name.to_ascii_lowercase();
+        let Some(key) = name.strip_prefix("data-") else {
+            continue;
+        };
+        let value = value.trim();
+        if let Some((attr, role)) = ROLE_ATTRS.iter().find(|(a, _)| *a == name) {
+            rules.extend(rules::parse_rules(*role, value).map_err(|e| ConfigError::BadRule(attr, e))?);
+            continue;
+        }
+        if let Some(role) = key.strip_prefix("stall-ms-").and_then(Role::parse) {
+            stall_ms[idx(role)] = value
+                .parse()
+                .ok()
+                .filter(|ms| (100..=120_000).contains(ms))
+                .ok_or_else(|| ConfigError::BadNumber(name.clone()))?;
+            continue;
+        }
+        if let Some(role) = key.strip_prefix("text-").and_then(Role::parse) {
+            if !value.is_empty() {
+                texts[idx(role)] = value.chars().take(300).collect();
+            }
+            continue;
+        }
+        match key {
+            "site" => site_key = Some(value.to_string()),
+            "collector" => collector = Some(value.trim_end_matches('/').to_string()),
+            "error-statuses" => {
+                error_statuses = value
+                    .split(',')
+                    .map(str::trim)
+                    .filter(|s| !s.is_empty())
+                    .map(|s| s.parse::<u16>().ok().filter(|c| (400..=499).contains(c)))
+                    .collect::<Option<Vec<_>>>()
+                    .ok_or_else(|| ConfigError::BadNumber(name.clone()))?;
+            }
+            "confirmation" => {
+                confirmation_paths = value
+                    .split(',')
+                    .map(str::trim)
+                    .filter(|s| s.starts_with('/'))
+                    .map(String::from)
+                    .collect();
+            }
+            _ => return Err(ConfigError::UnknownAttribute(name)),
+        }
+    }
+
+    let site_key = site_key.filter(|k| !k.is_empty()).ok_or(ConfigError::MissingSiteKey)?;
+    if site_key.len() > 64 || !site_key.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-') {
+        return Err(ConfigError::BadSiteKey);
+    }
+    let collector = match collector {
+        Some(c) => c,
+        None => rules::split_url(script_url).ok_or(ConfigError::BadCollector)?.origin,
+    };
+    if rules::split_url(&collector).is_none() {
+        return Err(ConfigError::BadCollector);
+    }
+    if rules.is_empty() {
+        return Err(ConfigError::NoRules);
+    }
+    Ok(Config {
+        site_key,
+        collector,
+        rules,
+        stall_ms,
+        error_statuses,
+        confirmation_paths,
+        texts,
+    })
+}
+
+impl Config {
+    /// The ingest URL for this site.
+    pub fn ingest_url(&self) -> String {
+        format!("{}/v1/ingest?key={}", self.collector, self.site_key)
+    }
+
+    /// Whether `url` is one of the collector's (never watched).
+    pub fn is_collector_url(&self, url: &str) -> bool {
+        url.starts_with(&self.collector)
+            && matches!(url.as_bytes().get(self.collector.len()), None | Some(b'/' | b'?'))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn attrs(list: &[(&str, &str)]) -> Vec<(String, String)> {
+        list.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect()
+    }
+
+    const SRC: &str = "https://collect.example/snippet/steadycart.js";
+
+    #[test]
+    fn full_configuration() {
+        let c = from_attributes(
+            &attrs(&[
+                ("src", SRC),
+                ("type", "module"),
+                ("data-site", "pk_abc123"),
+                ("data-checkout", "POST /api/checkout"),
+                ("data-price", "GET /api/price/*"),
+                ("data-stall-ms-price", "1500"),
+                ("data-error-statuses", "409, 429"),
+                ("data-text-price", "Prices are catching up"),
+                ("data-confirmation", "/order/done"),
+            ]),
+            SRC,
+        )
+        .unwrap();
+        assert_eq!(c.collector, "https://collect.example");
+        assert_eq!(c.rules.len(), 2);
+        assert_eq!(c.stall_ms[idx(Role::Price)], 1500);
+        assert_eq!(c.stall_ms[idx(Role::Checkout)], 3000);
+        assert_eq!(c.error_statuses, vec![409, 429]);
+        assert_eq!(c.texts[idx(Role::Price)], "Prices are catching up");
+        assert_eq!(c.texts[idx(Role::Checkout)], DEFAULT_TEXTS[1]);
+        assert_eq!(c.ingest_url(), "https://collect.example/v1/ingest?key=pk_abc123");
+        assert!(c.is_collector_url("https://collect.example/v1/ingest?key=x"));
+        assert!(!c.is_collector_url("https://collect.example.evil/v1"));
+    }
+
+    #[test]
+    fn errors_name_the_problem() {
+        let e = from_attributes(&attrs(&[("data-checkout", "/x")]), SRC).unwrap_err();
+        assert_eq!(e, ConfigError::MissingSiteKey);
+        let e = from_attributes(&attrs(&[("data-site", "pk_1234"), ("data-chekout", "/x")]), SRC).unwrap_err();
+        assert_eq!(e.to_string(), "unknown option data-chekout");
+        let e = from_attributes(&attrs(&[("data-site", "pk_1234"), ("data-checkout", "GRAB /x")]), SRC).unwrap_err();
+        assert!(e.to_string().starts_with("data-checkout: bad rule"), "{e}");
+        let e = from_attributes(&attrs(&[("data-site", "pk_1234"), ("data-stall-ms-price", "soon"), ("data-price", "/p")]), SRC)
+            .unwrap_err();
+        assert_eq!(e.to_string(), "data-stall-ms-price must be a whole number in range");
+        let e = from_attributes(&attrs(&[("data-site", "pk_1234")]), SRC).unwrap_err();
+        assert_eq!(e, ConfigError::NoRules);
+        let e = from_attributes(&attrs(&[("data-site", "<script>"), ("data-cart", "/c")]), SRC).unwrap_err();
+        assert_eq!(e, ConfigError::BadSiteKey);
+        let e = from_attributes(&attrs(&[("data-site", "pk_1234"), ("data-cart", "/c"), ("data-collector", "javascript:alert(1)")]), SRC)
+            .unwrap_err();
+        assert_eq!(e, ConfigError::BadCollector);
+    }
+}

@@ -1,0 +1,34 @@
+//! The Steadycart snippet, compiled to WebAssembly and loaded by one script
+//! tag. It watches the page's cart, checkout, payment and price calls (fetch
+//! and XMLHttpRequest) without changing them, shows a calm fallback message
+//! when they fail or stall, and reports what happened to the collector.
+//!
+//! Pure logic lives in modules with no browser types, unit-tested natively
+//! with `cargo test`; [`shell`] (wasm32 only) wires it to the page.
+//!
+//! # Layout
+//! - [`config`]: configuration from the script tag's `data-*` attributes.
+//! - [`rules`]: endpoint rules: which calls have which role.
+//! - [`classify`]: the outcome of a watched call.
+//! - [`session`]: session ids and inactivity timeout.
+//! - [`funnel`]: funnel events (cart activity, checkout started/completed).
+//! - [`fallback`]: which fallback message is visible, without flapping.
+//! - [`outbox`]: batching of events for delivery.
+//! - `shell` (wasm32 only): the thin web-sys layer: hooks, UI, transport.
+//! - `js/shim.js`: the fetch/XHR wrappers themselves, guarded so an internal
+//!   error can never reach the page; `js/steadycart.js`: the loader.
+#![deny(missing_docs)]
+
+pub mod classify;
+pub mod config;
+pub mod fallback;
+pub mod funnel;
+pub mod outbox;
+pub mod rules;
+pub mod session;
+
+#[cfg(target_arch = "wasm32")]
+mod shell;
+
+/// The snippet's name and version as reported to the collector.
+pub const SDK: &str = concat!("steadycart-js/", env!("CARGO_PKG_VERSION"));

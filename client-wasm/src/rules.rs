@@ -1,0 +1,253 @@
+//! Endpoint rules: `[METHOD ]PATTERN` strings that give matching calls a
+//! [`Role`]. Patterns:
+//! - `/api/cart` — same-origin path prefix, segment-aware (`/api/cart/3`
+//!   matches, `/api/cartoon` does not);
+//! - `/api/price/*` — glob: `*` is any run within one path segment, `**` any
+//!   run across segments;
+//! - `https://api.shop.example/v1/checkout` — the same, on a listed origin.
+//!
+//! Query strings and fragments are never part of the match (and are stripped
+//! before reporting a URL: they may hold tokens or emails).
+
+use steadycart_protocol::Role;
+
+/// A rule that gives matching calls a role.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rule {
+    /// Role of matching calls.
+    pub role: Role,
+    /// Upper-case method, or any method when `None`.
+    pub method: Option<String>,
+    /// Origin (`https://api.example`) the call must go to; `None` means the
+    /// page's own origin.
+    pub origin: Option<String>,
+    /// Path pattern.
+    pub path: PathPattern,
+}
+
+/// How a rule's path is matched.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PathPattern {
+    /// Segment-aware prefix.
+    Prefix(String),
+    /// Glob with `*` and `**`.
+    Glob(String),
+}
+
+/// A rule string that could not be parsed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RuleError {
+    /// The offending rule text.
+    pub rule: String,
+    /// What is wrong.
+    pub reason: &'static str,
+}
+
+const METHODS: [&str; 7] = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"];
+
+/// Parse a comma-separated list of rules for `role`.
+pub fn parse_rules(role: Role, list: &str) -> Result<Vec<Rule>, RuleError> {
+    list.split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(|s| parse_rule(role, s))
+        .collect()
+}
+
+fn parse_rule(role: Role, text: &str) -> Result<Rule, RuleError> {
+    let err = |reason| RuleError {
+        rule: text.to_string(),
+        reason,
+    };
+    let (method, pattern) = match text.split_once(char::is_whitespace) {
+        Some((m, p)) => {
+            let m = m.to_ascii_uppercase();
+            if !METHODS.contains(&m.as_str()) {
+                return Err(err("unknown HTTP method"));
+            }
+            (Some(m), p.trim())
+        }
+        None => (None, text),
+    };
+    let (origin, path) = if let Some(rest) = pattern
+        .strip_prefix("https://")
+        .map(|r| ("https://", r))
+        .or_else(|| pattern.strip_prefix("http://").map(|r| ("http://", r)))
+    {
+        let (scheme, rest) = rest;
+        let slash = rest.find('/').unwrap_or(rest.len());
+        if slash == 0 {
+            return Err(err("missing host"));
+        }
+        let path = if slash == rest.len() { "/" } else { &rest[slash..] };
+        (Some(format!("{scheme}{}", &rest[..slash]).to_ascii_lowercase()), path)
+    } else if pattern.starts_with('/') {
+        (None, pattern)
+    } else {
+        return Err(err("pattern must start with / or http(s)://"));
+    };
+    if path.contains(['?', '#', ' ']) {
+        return Err(err("pattern must not contain ?, # or spaces"));
+    }
+    let path = if path.contains('*') {
+        PathPattern::Glob(path.to_string())
+    } else {
+        PathPattern::Prefix(path.to_string())
+    };
+    Ok(Rule {
+        role,
+        method,
+        origin,
+        path,
+    })
+}
+
+/// An absolute URL split into what rules look at.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CallUrl<'a> {
+    /// `scheme://host[:port]`, lower case.
+    pub origin: String,
+    /// Path, without query or fragment.
+    pub path: &'a str,
+}
+
+/// Split an absolute `http(s)` URL; `None` for anything else (data:, blob:).
+pub fn split_url(url: &str) -> Option<CallUrl<'_>> {
+    let scheme_end = url.find("://")?;
+    let scheme = &url[..scheme_end];
+    if !scheme.eq_ignore_ascii_case("http") && !scheme.eq_ignore_ascii_case("https") {
+        return None;
+    }
+    let rest = &url[scheme_end + 3..];
+    let host_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let after = &rest[host_end..];
+    let path_end = after.find(['?', '#']).unwrap_or(after.len());
+    let path = &after[..path_end];
+    Some(CallUrl {
+        origin: url[..scheme_end + 3 + host_end].to_ascii_lowercase(),
+        path: if path.is_empty() { "/" } else { path },
+    })
+}
+
+/// `url` without its query string and fragment.
+pub fn strip_query(url: &str) -> &str {
+    &url[..url.find(['?', '#']).unwrap_or(url.len())]
+}
+
+fn prefix_matches(prefix: &str, path: &str) -> bool {
+    path == prefix
+        || (path.starts_with(prefix)
+            && (prefix.ends_with('/') || path.as_bytes().get(prefix.len()) == Some(&b'/')))
+}
+
+fn glob_matches(pattern: &[u8], path: &[u8]) -> bool {
+    match pattern.first() {
+        None => path.is_empty(),
+        Some(b'*') => {
+            let deep = pattern.get(1) == Some(&b'*');
+            let rest = if deep { &pattern[2..] } else { &pattern[1..] };
+            for i in 0..=path.len() {
+                if glob_matches(rest, &path[i..]) {
+                    return true;
+                }
+                if i < path.len() && !deep && path[i] == b'/' {
+                    return false;
+                }
+            }
+            false
+        }
+        Some(&c) => path.first() == Some(&c) && glob_matches(&pattern[1..], &path[1..]),
+    }
+}
+
+impl Rule {
+    /// Whether a call `method url` (URL absolute) matches, the page being on
+    /// `page_origin`.
+    pub fn matches(&self, method: &str, url: &CallUrl<'_>, page_origin: &str) -> bool {
+        if let Some(m) = &self.method {
+            if !m.eq_ignore_ascii_case(method) {
+                return false;
+            }
+        }
+        let origin = self.origin.as_deref().unwrap_or(page_origin);
+        if !origin.eq_ignore_ascii_case(&url.origin) {
+            return false;
+        }
+        match &self.path {
+            PathPattern::Prefix(p) => prefix_matches(p, url.path),
+            PathPattern::Glob(g) => glob_matches(g.as_bytes(), url.path.as_bytes()),
+        }
+    }
+}
+
+/// The role of the first rule matching the call, if any.
+pub fn role_of(rules: &[Rule], method: &str, url: &str, page_origin: &str) -> Option<Role> {
+    let url = split_url(url)?;
+    rules
+        .iter()
+        .find(|r| r.matches(method, &url, page_origin))
+        .map(|r| r.role)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const PAGE: &str = "https://shop.example";
+
+    fn rules() -> Vec<Rule> {
+        let mut r = parse_rules(Role::Checkout, "POST /api/checkout").unwrap();
+        r.extend(parse_rules(Role::Cart, "/api/cart").unwrap());
+        r.extend(parse_rules(Role::Price, "GET /api/price/*, https://prices.example/**/quote").unwrap());
+        r
+    }
+
+    #[test]
+    fn method_and_prefix() {
+        let r = rules();
+        assert_eq!(role_of(&r, "POST", "https://shop.example/api/checkout", PAGE), Some(Role::Checkout));
+        assert_eq!(role_of(&r, "post", "https://shop.example/api/checkout?x=1#y", PAGE), Some(Role::Checkout));
+        assert_eq!(role_of(&r, "GET", "https://shop.example/api/checkout", PAGE), None);
+        assert_eq!(role_of(&r, "GET", "https://shop.example/api/cart/items/3", PAGE), Some(Role::Cart));
+        assert_eq!(role_of(&r, "GET", "https://shop.example/api/cartoon", PAGE), None);
+    }
+
+    #[test]
+    fn same_origin_only_unless_listed() {
+        let r = rules();
+        assert_eq!(role_of(&r, "POST", "https://evil.example/api/checkout", PAGE), None);
+        assert_eq!(role_of(&r, "GET", "https://prices.example/v2/eu/quote", PAGE), Some(Role::Price));
+        assert_eq!(role_of(&r, "GET", "https://prices.example/quote", PAGE), None);
+    }
+
+    #[test]
+    fn globs_stay_within_a_segment() {
+        let r = rules();
+        assert_eq!(role_of(&r, "GET", "https://shop.example/api/price/sku-1", PAGE), Some(Role::Price));
+        assert_eq!(role_of(&r, "GET", "https://shop.example/api/price/sku-1/extra", PAGE), None);
+        assert!(glob_matches(b"/a/**", b"/a/b/c"));
+        assert!(glob_matches(b"/a/*.json", b"/a/x.json"));
+        assert!(!glob_matches(b"/a/*.json", b"/a/x.xml"));
+    }
+
+    #[test]
+    fn bad_rules_are_named() {
+        let e = parse_rules(Role::Cart, "FETCH /x").unwrap_err();
+        assert_eq!(e.rule, "FETCH /x");
+        assert!(parse_rules(Role::Cart, "api/cart").is_err());
+        assert!(parse_rules(Role::Cart, "/api/cart?x=1").is_err());
+        assert!(parse_rules(Role::Cart, "https:///x").is_err());
+    }
+
+    #[test]
+    fn non_http_urls_never_match() {
+        assert_eq!(role_of(&rules(), "GET", "data:text/plain,hi", PAGE), None);
+        assert_eq!(split_url("blob:https://shop.example/1"), None);
+    }
+
+    #[test]
+    fn strips_query_and_fragment() {
+        assert_eq!(strip_query("https://a/b?email=x@y#z"), "https://a/b");
+        assert_eq!(strip_query("https://a/b#z"), "https://a/b");
+    }
+}

@@ -1,0 +1,330 @@
+//! The snippet's state on this page and what each hook call does to it.
+//!
+//! State lives in one thread-local [`Runtime`]; hooks borrow it with
+//! `try_borrow_mut`, so a re-entrant call is skipped rather than panicking.
+
+use std::{cell::RefCell, collections::HashMap};
+
+use gloo_timers::callback::Timeout;
+use steadycart_protocol::{CallEvent, Event, EventBody, Role};
+use wasm_bindgen::{prelude::*, JsCast};
+
+use super::{page, transport::Transport, ui::Ui, warn};
+use crate::{
+    classify::{classify, Ending},
+    config::{self, idx, Config},
+    fallback::{Change, FallbackBoard},
+    funnel::Funnel,
+    outbox::Outbox,
+    rules::{self, strip_query},
+    session::{self, Session},
+};
+
+const SESSION_KEY: &str = "steadycart.session";
+
+#[wasm_bindgen(module = "/js/shim.js")]
+extern "C" {
+    #[wasm_bindgen(catch)]
+    fn install(hooks: &JsValue) -> Result<JsValue, JsValue>;
+}
+
+struct Pending {
+    role: Role,
+    method: String,
+    url: String,
+    started: f64,
+    stalled: bool,
+    /// Dropping it cancels the stall notice.
+    _stall: Timeout,
+}
+
+pub(super) struct Runtime {
+    config: Config,
+    page_origin: String,
+    page_path: String,
+    session: Session,
+    pending: HashMap<u32, Pending>,
+    next_token: u32,
+    board: FallbackBoard,
+    hide_checks: [Option<Timeout>; 4],
+    funnel: Funnel,
+    pub(super) outbox: Outbox,
+    pub(super) transport: Transport,
+    ui: Option<Ui>,
+}
+
+thread_local! {
+    static RUNTIME: RefCell<Option<Runtime>> = const { RefCell::new(None) };
+}
+
+/// Run `f` on the runtime, unless it is absent or already borrowed.
+pub(super) fn with_runtime<R>(f: impl FnOnce(&mut Runtime) -> R) -> Option<R> {
+    RUNTIME.with(|cell| {
+        let mut guard = cell.try_borrow_mut().ok()?;
+        guard.as_mut().map(f)
+    })
+}
+
+pub(super) fn start(tag: JsValue, script_url: &str) -> Result<(), JsValue> {
+    let config = match config::from_attributes(&page::attributes(&tag), script_url) {
+        Ok(c) => c,
+        Err(e) => {
+            warn(&format!("configuration error: {e}; Steadycart stays out of the way."));
+            return Ok(());
+        }
+    };
+    if RUNTIME.with(|c| c.borrow().is_some()) {
+        return Ok(()); // the tag was included twice
+    }
+    let window = web_sys::window().ok_or("no window")?;
+    let location = window.location();
+    let now = page::now();
+    let stored = page::session_storage()
+        .and_then(|s| s.get_item(SESSION_KEY).ok().flatten())
+        .and_then(|s| Session::parse(&s));
+    let (session, is_new) = session::resolve(stored, now, || format!("s_{}", page::random_hex(12)));
+
+    // Hooks first: if another copy already installed itself, we stop here.
+    let hooks = hooks_object()?;
+    let original_fetch = install(&hooks)?;
+    if original_fetch.is_null() {
+        return Ok(());
+    }
+    let transport = Transport::new(&config, original_fetch.unchecked_into());
+    let mut runtime = Runtime {
+        page_origin: location.origin()?,
+        page_path: location.pathname()?,
+        session,
+        pending: HashMap::new(),
+        next_token: 1,
+        board: FallbackBoard::default(),
+        hide_checks: Default::default(),
+        funnel: Funnel::default(),
+        outbox: Outbox::default(),
+        transport,
+        ui: None,
+        config,
+    };
+    if is_new {
+        runtime.record(EventBody::SessionStart);
+    }
+    let path = runtime.page_path.clone();
+    if let Some(done) = runtime.funnel.on_page(&path, &runtime.config.confirmation_paths) {
+        runtime.record(done);
+    }
+    RUNTIME.with(|c| *c.borrow_mut() = Some(runtime));
+    install_page_listeners(&window);
+    Ok(())
+}
+
+/// The object `js/shim.js` calls: `start(method, url) -> token | undefined`,
+/// `end(token, status)`, `fail(token, aborted)`. Page-lifetime closures.
+fn hooks_object() -> Result<JsValue, JsValue> {
+    let hooks = js_sys::Object::new();
+    let start = Closure::<dyn FnMut(String, String) -> JsValue>::new(|method: String, url: String| {
+        with_runtime(|rt| rt.on_start(method, url))
+            .flatten()
+            .map_or(JsValue::UNDEFINED, JsValue::from)
+    });
+    let end = Closure::<dyn FnMut(u32, u16)>::new(|token: u32, status: u16| {
+        with_runtime(|rt| rt.on_end(token, Ending::Response(status)));
+    });
+    let fail = Closure::<dyn FnMut(u32, bool)>::new(|token: u32, aborted: bool| {
+        let ending = if aborted { Ending::Aborted } else { Ending::NetworkError };
+        with_runtime(|rt| rt.on_end(token, ending));
+    });
+    js_sys::Reflect::set(&hooks, &"start".into(), start.as_ref())?;
+    js_sys::Reflect::set(&hooks, &"end".into(), end.as_ref())?;
+    js_sys::Reflect::set(&hooks, &"fail".into(), fail.as_ref())?;
+    // The hooks live as long as the page: the wrappers may call them anytime.
+    start.forget();
+    end.forget();
+    fail.forget();
+    Ok(hooks.into())
+}
+
+fn install_page_listeners(window: &web_sys::Window) {
+    page::listen_forever(window, "pagehide", |_| {
+        with_runtime(|rt| {
+            rt.record(EventBody::PageExit);
+            rt.flush_on_exit();
+        });
+    });
+    let doc = window.document();
+    if let Some(doc) = doc {
+        let d = doc.clone();
+        page::listen_forever(&doc, "visibilitychange", move |_| {
+            if d.visibility_state() == web_sys::VisibilityState::Hidden {
+                with_runtime(|rt| rt.flush_on_exit());
+            }
+        });
+    }
+    page::listen_forever(window, "online", |_| {
+        with_runtime(|rt| rt.transport.retry_now());
+    });
+}
+
+impl Runtime {
+    fn on_start(&mut self, method: String, url: String) -> Option<u32> {
+        if self.config.is_collector_url(&url) {
+            return None;
+        }
+        let role = rules::role_of(&self.config.rules, &method, &url, &self.page_origin)?;
+        let token = self.next_token;
+        self.next_token = self.next_token.wrapping_add(1).max(1);
+        let stall_ms = self.config.stall_ms[idx(role)];
+        let stall = Timeout::new(stall_ms, move || {
+            with_runtime(|rt| rt.on_stall(token));
+        });
+        self.pending.insert(
+            token,
+            Pending {
+                role,
+                url: strip_query(&url).to_string(),
+                method,
+                started: page::now(),
+                stalled: false,
+                _stall: stall,
+            },
+        );
+        if let Some(e) = self.funnel.on_call_start(role) {
+            self.record(e);
+        }
+        Some(token)
+    }
+
+    fn on_stall(&mut self, token: u32) {
+        let Some(p) = self.pending.get_mut(&token) else {
+            return;
+        };
+        p.stalled = true;
+        let (role, method, url, started) = (p.role, p.method.clone(), p.url.clone(), p.started);
+        let outcome = steadycart_protocol::Outcome::Stall;
+        self.record(EventBody::Call(CallEvent {
+            role,
+            outcome,
+            method,
+            url,
+            status: None,
+            duration_ms: (page::now() - started) as u32,
+            sku: None,
+        }));
+        self.apply_outcome(role, outcome);
+    }
+
+    fn on_end(&mut self, token: u32, ending: Ending) {
+        let Some(p) = self.pending.remove(&token) else {
+            return;
+        };
+        let duration_ms = (page::now() - p.started).max(0.0) as u32;
+        let role = p.role;
+        let outcome = classify(ending, duration_ms, self.config.stall_ms[idx(role)], &self.config.error_statuses);
+        let status = match ending {
+            Ending::Response(s) if s > 0 => Some(s),
+            _ => None,
+        };
+        if let Some(e) = self.funnel.on_call_end(role, &p.method, outcome) {
+            self.record(e);
+        }
+        self.record(EventBody::Call(CallEvent {
+            role,
+            outcome,
+            method: p.method,
+            url: p.url,
+            status,
+            duration_ms,
+            sku: None,
+        }));
+        self.apply_outcome(role, outcome);
+    }
+
+    fn apply_outcome(&mut self, role: Role, outcome: steadycart_protocol::Outcome) {
+        let change = self.board.on_outcome(role, outcome, page::now());
+        if let Some(change) = change {
+            self.apply(change);
+        }
+    }
+
+    fn apply(&mut self, change: Change) {
+        match change {
+            Change::Show { role, reason } => {
+                if self.ui.is_none() {
+                    match Ui::new() {
+                        Ok(ui) => self.ui = Some(ui),
+                        Err(e) => warn(&format!("cannot show messages: {}", super::js_error_text(&e))),
+                    }
+                }
+                if let Some(ui) = &mut self.ui {
+                    let text = &self.config.texts[idx(role)];
+                    if ui.show(role, text, role == Role::Checkout || role == Role::Payment).is_ok() {
+                        self.record(EventBody::FallbackShown { role, reason });
+                    }
+                }
+            }
+            Change::CheckLater { role, after_ms } => {
+                let check = Timeout::new(after_ms.ceil() as u32, move || {
+                    with_runtime(|rt| {
+                        if let Some(c) = rt.board.hide_due(role, page::now()) {
+                            rt.apply(c);
+                        }
+                    });
+                });
+                self.hide_checks[idx(role)] = Some(check);
+            }
+            Change::Hide { role } => self.hide(role, "recovered"),
+        }
+    }
+
+    fn hide(&mut self, role: Role, reason: &str) {
+        self.hide_checks[idx(role)] = None;
+        if let Some(ui) = &mut self.ui {
+            if ui.hide(role) {
+                self.record(EventBody::FallbackHidden {
+                    role,
+                    reason: reason.to_string(),
+                });
+            }
+        }
+    }
+
+    /// The shopper dismissed a message.
+    pub(super) fn dismiss(&mut self, role: Role) {
+        if self.board.dismiss(role) {
+            self.hide(role, "dismissed");
+        }
+    }
+
+    /// Queue an event and make sure a flush is scheduled.
+    pub(super) fn record(&mut self, body: EventBody) {
+        let now = page::now();
+        self.session.last_seen = now;
+        if let Some(s) = page::session_storage() {
+            let _ = s.set_item(SESSION_KEY, &self.session.to_stored());
+        }
+        self.outbox.push(
+            Event {
+                id: page::random_hex(16),
+                ts: now as i64,
+                session: self.session.id.clone(),
+                page: Some(self.page_path.clone()),
+                body,
+            },
+            now,
+        );
+        let wait = if self.outbox.due(now) {
+            0.0
+        } else {
+            self.outbox.ms_until_due(now).unwrap_or(0.0)
+        };
+        self.transport.schedule(wait);
+    }
+
+    fn flush_on_exit(&mut self) {
+        let events: Vec<Event> = self.outbox.take(usize::MAX);
+        let dropped = self.outbox.take_dropped();
+        let unsent = self.transport.beacon(events, dropped);
+        if !unsent.is_empty() {
+            self.outbox.requeue(unsent, page::now());
+        }
+    }
+}
