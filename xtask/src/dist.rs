@@ -1,0 +1,169 @@
+//! `cargo xtask dist`: build the snippet into `dist/snippet/`:
+//! `steadycart.js` (the loader a script tag points at), the wasm-bindgen glue
+//! and `.wasm` optimised by wasm-opt 132, `.gz`/`.br` copies for the
+//! collector to serve pre-compressed, and `manifest.json` with sizes and SRI
+//! hashes. Prints the gzip size of each file and the total.
+
+use std::{
+    fs,
+    io::Write,
+    path::{Path, PathBuf},
+    process::Command,
+};
+
+use anyhow::Context;
+use base64::Engine;
+use sha2::{Digest, Sha384};
+
+use crate::tools;
+
+/// wasm-opt flags: the post-MVP features Chromium has had for years and
+/// that rustc 1.8x+ emits by default.
+const WASM_OPT_FLAGS: &[&str] = &[
+    "-Oz",
+    "--enable-bulk-memory",
+    "--enable-sign-ext",
+    "--enable-nontrapping-float-to-int",
+    "--enable-mutable-globals",
+    "--enable-reference-types",
+    "--enable-multivalue",
+];
+
+/// One shipped file.
+pub struct Shipped {
+    /// Path relative to `dist/snippet`.
+    pub name: String,
+    /// Raw bytes.
+    pub bytes: usize,
+    /// Gzip (level 9) bytes.
+    pub gzip: usize,
+    /// Brotli (quality 11) bytes.
+    pub brotli: usize,
+    /// `sha384-…` for `integrity=`.
+    pub sri: String,
+}
+
+/// The output directory.
+pub fn out_dir() -> PathBuf {
+    crate::root().join("dist/snippet")
+}
+
+/// Build everything; returns what was shipped.
+pub fn run() -> anyhow::Result<Vec<Shipped>> {
+    tools::ensure_wasm_target()?;
+    let wasm_bindgen = tools::wasm_bindgen()?;
+    let wasm_opt = tools::wasm_opt()?;
+    let root = crate::root();
+    tools::run(
+        Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+            .args([
+                "build",
+                "--package",
+                "steadycart-client",
+                "--target",
+                "wasm32-unknown-unknown",
+                "--profile",
+                "snippet",
+            ])
+            .current_dir(&root),
+    )?;
+    let wasm = crate::target_dir().join("wasm32-unknown-unknown/snippet/steadycart_client.wasm");
+    let out = out_dir();
+    if out.exists() {
+        fs::remove_dir_all(&out)?;
+    }
+    fs::create_dir_all(&out)?;
+    tools::run(
+        Command::new(wasm_bindgen)
+            .arg(&wasm)
+            .args(["--target", "web", "--no-typescript", "--out-name", "steadycart_core", "--out-dir"])
+            .arg(&out),
+    )?;
+    let core = out.join("steadycart_core_bg.wasm");
+    tools::run(Command::new(wasm_opt).arg(&core).args(WASM_OPT_FLAGS).arg("-o").arg(&core))?;
+    fs::copy(root.join("client-wasm/js/steadycart.js"), out.join("steadycart.js"))?;
+
+    let mut files = Vec::new();
+    collect(&out, &mut files)?;
+    files.sort();
+    let mut shipped = Vec::new();
+    for path in files {
+        let data = fs::read(&path)?;
+        let gz = gzip(&data)?;
+        let br = brotli(&data)?;
+        fs::write(with_suffix(&path, ".gz"), &gz)?;
+        fs::write(with_suffix(&path, ".br"), &br)?;
+        shipped.push(Shipped {
+            name: path.strip_prefix(&out)?.to_string_lossy().replace('\\', "/"),
+            bytes: data.len(),
+            gzip: gz.len(),
+            brotli: br.len(),
+            sri: format!(
+                "sha384-{}",
+                base64::engine::general_purpose::STANDARD.encode(Sha384::digest(&data))
+            ),
+        });
+    }
+    write_manifest(&out, &shipped)?;
+    println!("{:<60} {:>9} {:>9} {:>9}", "dist/snippet/", "bytes", "gzip", "brotli");
+    for s in &shipped {
+        println!("{:<60} {:>9} {:>9} {:>9}", s.name, s.bytes, s.gzip, s.brotli);
+    }
+    let (b, g, r) = shipped
+        .iter()
+        .fold((0, 0, 0), |(b, g, r), s| (b + s.bytes, g + s.gzip, r + s.brotli));
+    println!("{:<60} {:>9} {:>9} {:>9}", "total", b, g, r);
+    Ok(shipped)
+}
+
+fn collect(dir: &Path, out: &mut Vec<PathBuf>) -> anyhow::Result<()> {
+    for entry in fs::read_dir(dir)? {
+        let path = entry?.path();
+        if path.is_dir() {
+            collect(&path, out)?;
+        } else if matches!(path.extension().and_then(|e| e.to_str()), Some("js" | "wasm")) {
+            out.push(path);
+        }
+    }
+    Ok(())
+}
+
+fn with_suffix(path: &Path, suffix: &str) -> PathBuf {
+    let mut s = path.as_os_str().to_owned();
+    s.push(suffix);
+    PathBuf::from(s)
+}
+
+fn gzip(data: &[u8]) -> anyhow::Result<Vec<u8>> {
+    let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+    enc.write_all(data)?;
+    Ok(enc.finish()?)
+}
+
+fn brotli(data: &[u8]) -> anyhow::Result<Vec<u8>> {
+    let mut out = Vec::new();
+    {
+        let mut w = brotli::CompressorWriter::new(&mut out, 4096, 11, 22);
+        w.write_all(data)?;
+    }
+    Ok(out)
+}
+
+fn write_manifest(out: &Path, shipped: &[Shipped]) -> anyhow::Result<()> {
+    let files: serde_json::Map<String, serde_json::Value> = shipped
+        .iter()
+        .map(|s| {
+            (
+                s.name.clone(),
+                serde_json::json!({ "bytes": s.bytes, "gzip": s.gzip, "brotli": s.brotli, "integrity": s.sri }),
+            )
+        })
+        .collect();
+    let manifest = serde_json::json!({
+        "version": env!("CARGO_PKG_VERSION"),
+        "files": files,
+        "total_gzip": shipped.iter().map(|s| s.gzip).sum::<usize>(),
+    });
+    fs::write(out.join("manifest.json"), serde_json::to_vec_pretty(&manifest)?)
+        .context("writing manifest.json")
+}

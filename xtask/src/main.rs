@@ -1,0 +1,59 @@
+//! `cargo xtask …`: build, run and test Steadycart with one command each.
+//!
+//! # Layout
+//! - [`tools`]: finds or installs what the tasks need (wasm target,
+//!   wasm-bindgen-cli, wasm-opt, Chromium, chromedriver).
+//! - [`dist`]: builds the snippet into `dist/snippet/`.
+//! - [`demo`]: runs the collector on embedded SQLite and the demo store.
+//! - [`test`]: runs every test, native and in headless Chromium.
+#![allow(clippy::print_stdout)] // a command-line tool: stdout is its interface
+
+mod demo;
+mod dist;
+mod test;
+mod tools;
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser, Debug)]
+#[command(name = "cargo xtask", about = "Steadycart developer tasks")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Build the snippet into dist/snippet/ (loader + wasm, gzip/brotli copies, SRI hashes).
+    Dist,
+    /// Build, start the collector (embedded SQLite) and the demo store, print the URL.
+    Demo(demo::DemoArgs),
+    /// Run every test: native unit/integration tests and headless-Chromium tests.
+    Test(test::TestArgs),
+}
+
+/// The workspace root.
+pub fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("xtask lives in the workspace")
+        .to_path_buf()
+}
+
+/// Cargo's target directory (honours CARGO_TARGET_DIR).
+pub fn target_dir() -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .map(|p| if p.is_absolute() { p } else { root().join(p) })
+        .unwrap_or_else(|| root().join("target"))
+}
+
+fn main() -> anyhow::Result<()> {
+    match Cli::parse().command {
+        Command::Dist => dist::run().map(|_| ()),
+        Command::Demo(args) => demo::run(args),
+        Command::Test(args) => test::run(args),
+    }
+}
