@@ -15,7 +15,12 @@ pub enum Ending {
 
 /// Classify a finished call. `error_statuses` are 4xx statuses the site
 /// counts as errors (5xx always are).
-pub fn classify(ending: Ending, duration_ms: u32, slow_after_ms: u32, error_statuses: &[u16]) -> Outcome {
+pub fn classify(
+    ending: Ending,
+    duration_ms: u32,
+    slow_after_ms: u32,
+    error_statuses: &[u16],
+) -> Outcome {
     match ending {
         Ending::Response(s) if s >= 500 || error_statuses.contains(&s) => Outcome::HttpError,
         Ending::Response(_) if duration_ms > slow_after_ms => Outcome::Slow,
@@ -32,12 +37,24 @@ mod tests {
     #[test]
     fn outcomes() {
         assert_eq!(classify(Ending::Response(200), 10, 3000, &[]), Outcome::Ok);
-        assert_eq!(classify(Ending::Response(503), 10, 3000, &[]), Outcome::HttpError);
+        assert_eq!(
+            classify(Ending::Response(503), 10, 3000, &[]),
+            Outcome::HttpError
+        );
         assert_eq!(classify(Ending::Response(409), 10, 3000, &[]), Outcome::Ok);
-        assert_eq!(classify(Ending::Response(409), 10, 3000, &[409, 429]), Outcome::HttpError);
-        assert_eq!(classify(Ending::Response(200), 3500, 3000, &[]), Outcome::Slow);
+        assert_eq!(
+            classify(Ending::Response(409), 10, 3000, &[409, 429]),
+            Outcome::HttpError
+        );
+        assert_eq!(
+            classify(Ending::Response(200), 3500, 3000, &[]),
+            Outcome::Slow
+        );
         assert_eq!(classify(Ending::Response(0), 10, 3000, &[]), Outcome::Ok);
-        assert_eq!(classify(Ending::NetworkError, 10, 3000, &[]), Outcome::NetworkError);
+        assert_eq!(
+            classify(Ending::NetworkError, 10, 3000, &[]),
+            Outcome::NetworkError
+        );
         assert_eq!(classify(Ending::Aborted, 10, 3000, &[]), Outcome::Aborted);
     }
 }

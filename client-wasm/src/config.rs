@@ -86,7 +86,9 @@ impl fmt::Display for ConfigError {
             ConfigError::MissingSiteKey => write!(f, "data-site (the site key) is missing"),
             ConfigError::BadSiteKey => write!(f, "data-site is not a valid site key"),
             ConfigError::BadCollector => write!(f, "data-collector must be an http(s) URL"),
-            ConfigError::BadRule(attr, e) => write!(f, "{attr}: bad rule {:?}: {}", e.rule, e.reason),
+            ConfigError::BadRule(attr, e) => {
+                write!(f, "{attr}: bad rule {:?}: {}", e.rule, e.reason)
+            }
             ConfigError::BadNumber(attr) => write!(f, "{attr} must be a whole number in range"),
             ConfigError::UnknownAttribute(attr) => write!(f, "unknown option {attr}"),
             ConfigError::NoRules => write!(
@@ -105,7 +107,10 @@ const ROLE_ATTRS: [(&str, Role); 4] = [
 ];
 
 /// Build the configuration from the tag's attributes and the script's URL.
-pub fn from_attributes(attrs: &[(String, String)], script_url: &str) -> Result<Config, ConfigError> {
+pub fn from_attributes(
+    attrs: &[(String, String)],
+    script_url: &str,
+) -> Result<Config, ConfigError> {
     let mut site_key = None;
     let mut collector = None;
     let mut rules = Vec::new();
@@ -121,7 +126,9 @@ pub fn from_attributes(attrs: &[(String, String)], script_url: &str) -> Result<C
         };
         let value = value.trim();
         if let Some((attr, role)) = ROLE_ATTRS.iter().find(|(a, _)| *a == name) {
-            rules.extend(rules::parse_rules(*role, value).map_err(|e| ConfigError::BadRule(attr, e))?);
+            rules.extend(
+                rules::parse_rules(*role, value).map_err(|e| ConfigError::BadRule(attr, e))?,
+            );
             continue;
         }
         if let Some(role) = key.strip_prefix("stall-ms-").and_then(Role::parse) {
@@ -162,13 +169,23 @@ pub fn from_attributes(attrs: &[(String, String)], script_url: &str) -> Result<C
         }
     }
 
-    let site_key = site_key.filter(|k| !k.is_empty()).ok_or(ConfigError::MissingSiteKey)?;
-    if site_key.len() > 64 || !site_key.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-') {
+    let site_key = site_key
+        .filter(|k| !k.is_empty())
+        .ok_or(ConfigError::MissingSiteKey)?;
+    if site_key.len() > 64
+        || !site_key
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+    {
         return Err(ConfigError::BadSiteKey);
     }
     let collector = match collector {
         Some(c) => c,
-        None => rules::split_url(script_url).ok_or(ConfigError::BadCollector)?.origin,
+        None => {
+            rules::split_url(script_url)
+                .ok_or(ConfigError::BadCollector)?
+                .origin
+        }
     };
     if rules::split_url(&collector).is_none() {
         return Err(ConfigError::BadCollector);
@@ -196,7 +213,10 @@ impl Config {
     /// Whether `url` is one of the collector's (never watched).
     pub fn is_collector_url(&self, url: &str) -> bool {
         url.starts_with(&self.collector)
-            && matches!(url.as_bytes().get(self.collector.len()), None | Some(b'/' | b'?'))
+            && matches!(
+                url.as_bytes().get(self.collector.len()),
+                None | Some(b'/' | b'?')
+            )
     }
 }
 
@@ -205,7 +225,9 @@ mod tests {
     use super::*;
 
     fn attrs(list: &[(&str, &str)]) -> Vec<(String, String)> {
-        list.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect()
+        list.iter()
+            .map(|(a, b)| (a.to_string(), b.to_string()))
+            .collect()
     }
 
     const SRC: &str = "https://collect.example/snippet/steadycart.js";
@@ -234,7 +256,10 @@ mod tests {
         assert_eq!(c.error_statuses, vec![409, 429]);
         assert_eq!(c.texts[idx(Role::Price)], "Prices are catching up");
         assert_eq!(c.texts[idx(Role::Checkout)], DEFAULT_TEXTS[1]);
-        assert_eq!(c.ingest_url(), "https://collect.example/v1/ingest?key=pk_abc123");
+        assert_eq!(
+            c.ingest_url(),
+            "https://collect.example/v1/ingest?key=pk_abc123"
+        );
         assert!(c.is_collector_url("https://collect.example/v1/ingest?key=x"));
         assert!(!c.is_collector_url("https://collect.example.evil/v1"));
     }
@@ -243,19 +268,48 @@ mod tests {
     fn errors_name_the_problem() {
         let e = from_attributes(&attrs(&[("data-checkout", "/x")]), SRC).unwrap_err();
         assert_eq!(e, ConfigError::MissingSiteKey);
-        let e = from_attributes(&attrs(&[("data-site", "pk_1234"), ("data-chekout", "/x")]), SRC).unwrap_err();
+        let e = from_attributes(
+            &attrs(&[("data-site", "pk_1234"), ("data-chekout", "/x")]),
+            SRC,
+        )
+        .unwrap_err();
         assert_eq!(e.to_string(), "unknown option data-chekout");
-        let e = from_attributes(&attrs(&[("data-site", "pk_1234"), ("data-checkout", "GRAB /x")]), SRC).unwrap_err();
+        let e = from_attributes(
+            &attrs(&[("data-site", "pk_1234"), ("data-checkout", "GRAB /x")]),
+            SRC,
+        )
+        .unwrap_err();
         assert!(e.to_string().starts_with("data-checkout: bad rule"), "{e}");
-        let e = from_attributes(&attrs(&[("data-site", "pk_1234"), ("data-stall-ms-price", "soon"), ("data-price", "/p")]), SRC)
-            .unwrap_err();
-        assert_eq!(e.to_string(), "data-stall-ms-price must be a whole number in range");
+        let e = from_attributes(
+            &attrs(&[
+                ("data-site", "pk_1234"),
+                ("data-stall-ms-price", "soon"),
+                ("data-price", "/p"),
+            ]),
+            SRC,
+        )
+        .unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "data-stall-ms-price must be a whole number in range"
+        );
         let e = from_attributes(&attrs(&[("data-site", "pk_1234")]), SRC).unwrap_err();
         assert_eq!(e, ConfigError::NoRules);
-        let e = from_attributes(&attrs(&[("data-site", "<script>"), ("data-cart", "/c")]), SRC).unwrap_err();
+        let e = from_attributes(
+            &attrs(&[("data-site", "<script>"), ("data-cart", "/c")]),
+            SRC,
+        )
+        .unwrap_err();
         assert_eq!(e, ConfigError::BadSiteKey);
-        let e = from_attributes(&attrs(&[("data-site", "pk_1234"), ("data-cart", "/c"), ("data-collector", "javascript:alert(1)")]), SRC)
-            .unwrap_err();
+        let e = from_attributes(
+            &attrs(&[
+                ("data-site", "pk_1234"),
+                ("data-cart", "/c"),
+                ("data-collector", "javascript:alert(1)"),
+            ]),
+            SRC,
+        )
+        .unwrap_err();
         assert_eq!(e, ConfigError::BadCollector);
     }
 }

@@ -72,7 +72,10 @@ impl FallbackBoard {
                         since: now,
                         healthy_since: None,
                     });
-                    Some(Change::Show { role, reason: outcome })
+                    Some(Change::Show {
+                        role,
+                        reason: outcome,
+                    })
                 }
             };
         }
@@ -92,7 +95,9 @@ impl FallbackBoard {
             Some(Shown {
                 since,
                 healthy_since: Some(h),
-            }) => (since + self.min_visible_ms - now).max(h + self.settle_ms - now).max(0.0),
+            }) => (since + self.min_visible_ms - now)
+                .max(h + self.settle_ms - now)
+                .max(0.0),
             _ => 0.0,
         }
     }
@@ -103,7 +108,10 @@ impl FallbackBoard {
         s.healthy_since?;
         let wait = self.wait_ms(role, now);
         if wait > 0.0 {
-            return Some(Change::CheckLater { role, after_ms: wait });
+            return Some(Change::CheckLater {
+                role,
+                after_ms: wait,
+            });
         }
         self.shown[idx(role)] = None;
         Some(Change::Hide { role })
@@ -129,16 +137,34 @@ mod tests {
         let mut b = FallbackBoard::default();
         assert_eq!(
             b.on_outcome(Role::Checkout, Outcome::HttpError, 0.0),
-            Some(Change::Show { role: Role::Checkout, reason: Outcome::HttpError })
+            Some(Change::Show {
+                role: Role::Checkout,
+                reason: Outcome::HttpError
+            })
         );
-        assert_eq!(b.on_outcome(Role::Checkout, Outcome::Stall, 10.0), None, "already shown");
+        assert_eq!(
+            b.on_outcome(Role::Checkout, Outcome::Stall, 10.0),
+            None,
+            "already shown"
+        );
         // Recovery early: wait for the minimum display time.
         assert_eq!(
             b.on_outcome(Role::Checkout, Outcome::Ok, 500.0),
-            Some(Change::CheckLater { role: Role::Checkout, after_ms: 2000.0 })
+            Some(Change::CheckLater {
+                role: Role::Checkout,
+                after_ms: 2000.0
+            })
         );
-        assert!(matches!(b.hide_due(Role::Checkout, 1000.0), Some(Change::CheckLater { .. })));
-        assert_eq!(b.hide_due(Role::Checkout, 2500.0), Some(Change::Hide { role: Role::Checkout }));
+        assert!(matches!(
+            b.hide_due(Role::Checkout, 1000.0),
+            Some(Change::CheckLater { .. })
+        ));
+        assert_eq!(
+            b.hide_due(Role::Checkout, 2500.0),
+            Some(Change::Hide {
+                role: Role::Checkout
+            })
+        );
         assert!(!b.is_shown(Role::Checkout));
     }
 
@@ -148,11 +174,20 @@ mod tests {
         b.on_outcome(Role::Price, Outcome::Stall, 0.0);
         b.on_outcome(Role::Price, Outcome::Ok, 3000.0);
         b.on_outcome(Role::Price, Outcome::NetworkError, 3500.0);
-        assert_eq!(b.hide_due(Role::Price, 4000.0), None, "trouble again: stays up");
+        assert_eq!(
+            b.hide_due(Role::Price, 4000.0),
+            None,
+            "trouble again: stays up"
+        );
         assert!(b.is_shown(Role::Price));
         // Healthy again, settles after settle_ms.
-        assert!(matches!(b.on_outcome(Role::Price, Outcome::Ok, 5000.0), Some(Change::CheckLater { after_ms, .. }) if after_ms == 1000.0));
-        assert_eq!(b.hide_due(Role::Price, 6000.0), Some(Change::Hide { role: Role::Price }));
+        assert!(
+            matches!(b.on_outcome(Role::Price, Outcome::Ok, 5000.0), Some(Change::CheckLater { after_ms, .. }) if after_ms == 1000.0)
+        );
+        assert_eq!(
+            b.hide_due(Role::Price, 6000.0),
+            Some(Change::Hide { role: Role::Price })
+        );
     }
 
     #[test]

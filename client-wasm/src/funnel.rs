@@ -13,7 +13,10 @@ pub struct Funnel {
 impl Funnel {
     /// A watched call started: a checkout or payment call starts checkout.
     pub fn on_call_start(&mut self, role: Role) -> Option<EventBody> {
-        if matches!(role, Role::Checkout | Role::Payment) && !self.checkout_started && !self.completed {
+        if matches!(role, Role::Checkout | Role::Payment)
+            && !self.checkout_started
+            && !self.completed
+        {
             self.checkout_started = true;
             return Some(EventBody::CheckoutStarted);
         }
@@ -37,7 +40,11 @@ impl Funnel {
 
     /// The page is at `path`: a confirmation path completes the checkout.
     pub fn on_page(&mut self, path: &str, confirmation_paths: &[String]) -> Option<EventBody> {
-        if !self.completed && confirmation_paths.iter().any(|p| path.starts_with(p.as_str())) {
+        if !self.completed
+            && confirmation_paths
+                .iter()
+                .any(|p| path.starts_with(p.as_str()))
+        {
             self.completed = true;
             return Some(EventBody::CheckoutCompleted { order_id: None });
         }
@@ -57,11 +64,20 @@ mod tests {
     #[test]
     fn checkout_flow() {
         let mut f = Funnel::default();
-        assert_eq!(f.on_call_end(Role::Cart, "POST", Outcome::Ok), Some(EventBody::CartActivity));
+        assert_eq!(
+            f.on_call_end(Role::Cart, "POST", Outcome::Ok),
+            Some(EventBody::CartActivity)
+        );
         assert_eq!(f.on_call_end(Role::Cart, "GET", Outcome::Ok), None);
-        assert_eq!(f.on_call_start(Role::Checkout), Some(EventBody::CheckoutStarted));
+        assert_eq!(
+            f.on_call_start(Role::Checkout),
+            Some(EventBody::CheckoutStarted)
+        );
         assert_eq!(f.on_call_start(Role::Checkout), None, "once");
-        assert_eq!(f.on_call_end(Role::Checkout, "POST", Outcome::HttpError), None);
+        assert_eq!(
+            f.on_call_end(Role::Checkout, "POST", Outcome::HttpError),
+            None
+        );
         assert_eq!(
             f.on_call_end(Role::Checkout, "POST", Outcome::Ok),
             Some(EventBody::CheckoutCompleted { order_id: None })

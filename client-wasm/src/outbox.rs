@@ -52,7 +52,8 @@ impl Outbox {
 
     /// Ms until the age flush, if anything waits.
     pub fn ms_until_due(&self, now: f64) -> Option<f64> {
-        self.oldest_at.map(|t| (t + self.flush_age_ms - now).max(0.0))
+        self.oldest_at
+            .map(|t| (t + self.flush_age_ms - now).max(0.0))
     }
 
     /// Take up to `max` events from the front.
@@ -162,7 +163,14 @@ mod tests {
         let batch = o.take(2);
         o.requeue(batch, 5.0);
         let ids: Vec<String> = o.take(10).into_iter().map(|e| e.id).collect();
-        assert_eq!(ids, vec![format!("{:032}", 0), format!("{:032}", 1), format!("{:032}", 2)]);
+        assert_eq!(
+            ids,
+            vec![
+                format!("{:032}", 0),
+                format!("{:032}", 1),
+                format!("{:032}", 2)
+            ]
+        );
     }
 
     #[test]

@@ -79,8 +79,15 @@ fn parse_rule(role: Role, text: &str) -> Result<Rule, RuleError> {
         if slash == 0 {
             return Err(err("missing host"));
         }
-        let path = if slash == rest.len() { "/" } else { &rest[slash..] };
-        (Some(format!("{scheme}{}", &rest[..slash]).to_ascii_lowercase()), path)
+        let path = if slash == rest.len() {
+            "/"
+        } else {
+            &rest[slash..]
+        };
+        (
+            Some(format!("{scheme}{}", &rest[..slash]).to_ascii_lowercase()),
+            path,
+        )
     } else if pattern.starts_with('/') {
         (None, pattern)
     } else {
@@ -198,33 +205,74 @@ mod tests {
     fn rules() -> Vec<Rule> {
         let mut r = parse_rules(Role::Checkout, "POST /api/checkout").unwrap();
         r.extend(parse_rules(Role::Cart, "/api/cart").unwrap());
-        r.extend(parse_rules(Role::Price, "GET /api/price/*, https://prices.example/**/quote").unwrap());
+        r.extend(
+            parse_rules(
+                Role::Price,
+                "GET /api/price/*, https://prices.example/**/quote",
+            )
+            .unwrap(),
+        );
         r
     }
 
     #[test]
     fn method_and_prefix() {
         let r = rules();
-        assert_eq!(role_of(&r, "POST", "https://shop.example/api/checkout", PAGE), Some(Role::Checkout));
-        assert_eq!(role_of(&r, "post", "https://shop.example/api/checkout?x=1#y", PAGE), Some(Role::Checkout));
-        assert_eq!(role_of(&r, "GET", "https://shop.example/api/checkout", PAGE), None);
-        assert_eq!(role_of(&r, "GET", "https://shop.example/api/cart/items/3", PAGE), Some(Role::Cart));
-        assert_eq!(role_of(&r, "GET", "https://shop.example/api/cartoon", PAGE), None);
+        assert_eq!(
+            role_of(&r, "POST", "https://shop.example/api/checkout", PAGE),
+            Some(Role::Checkout)
+        );
+        assert_eq!(
+            role_of(&r, "post", "https://shop.example/api/checkout?x=1#y", PAGE),
+            Some(Role::Checkout)
+        );
+        assert_eq!(
+            role_of(&r, "GET", "https://shop.example/api/checkout", PAGE),
+            None
+        );
+        assert_eq!(
+            role_of(&r, "GET", "https://shop.example/api/cart/items/3", PAGE),
+            Some(Role::Cart)
+        );
+        assert_eq!(
+            role_of(&r, "GET", "https://shop.example/api/cartoon", PAGE),
+            None
+        );
     }
 
     #[test]
     fn same_origin_only_unless_listed() {
         let r = rules();
-        assert_eq!(role_of(&r, "POST", "https://evil.example/api/checkout", PAGE), None);
-        assert_eq!(role_of(&r, "GET", "https://prices.example/v2/eu/quote", PAGE), Some(Role::Price));
-        assert_eq!(role_of(&r, "GET", "https://prices.example/quote", PAGE), None);
+        assert_eq!(
+            role_of(&r, "POST", "https://evil.example/api/checkout", PAGE),
+            None
+        );
+        assert_eq!(
+            role_of(&r, "GET", "https://prices.example/v2/eu/quote", PAGE),
+            Some(Role::Price)
+        );
+        assert_eq!(
+            role_of(&r, "GET", "https://prices.example/quote", PAGE),
+            None
+        );
     }
 
     #[test]
     fn globs_stay_within_a_segment() {
         let r = rules();
-        assert_eq!(role_of(&r, "GET", "https://shop.example/api/price/sku-1", PAGE), Some(Role::Price));
-        assert_eq!(role_of(&r, "GET", "https://shop.example/api/price/sku-1/extra", PAGE), None);
+        assert_eq!(
+            role_of(&r, "GET", "https://shop.example/api/price/sku-1", PAGE),
+            Some(Role::Price)
+        );
+        assert_eq!(
+            role_of(
+                &r,
+                "GET",
+                "https://shop.example/api/price/sku-1/extra",
+                PAGE
+            ),
+            None
+        );
         assert!(glob_matches(b"/a/**", b"/a/b/c"));
         assert!(glob_matches(b"/a/*.json", b"/a/x.json"));
         assert!(!glob_matches(b"/a/*.json", b"/a/x.xml"));

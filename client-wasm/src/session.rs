@@ -17,7 +17,8 @@ impl Session {
     /// Parse the stored form; junk is `None` (a new session starts).
     pub fn parse(stored: &str) -> Option<Session> {
         let (id, seen) = stored.split_once('|')?;
-        let ok = (16..=64).contains(&id.len()) && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
+        let ok = (16..=64).contains(&id.len())
+            && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
         Some(Session {
             id: ok.then(|| id.to_string())?,
             last_seen: seen.parse().ok()?,
@@ -32,12 +33,26 @@ impl Session {
 
 /// The session in force at `now`: the stored one if still active, else a
 /// new one with `new_id()`. The flag tells whether it is new.
-pub fn resolve(stored: Option<Session>, now: f64, new_id: impl FnOnce() -> String) -> (Session, bool) {
+pub fn resolve(
+    stored: Option<Session>,
+    now: f64,
+    new_id: impl FnOnce() -> String,
+) -> (Session, bool) {
     match stored {
-        Some(s) if now - s.last_seen < SESSION_TIMEOUT_MS && now >= s.last_seen - 60_000.0 => {
-            (Session { id: s.id, last_seen: now }, false)
-        }
-        _ => (Session { id: new_id(), last_seen: now }, true),
+        Some(s) if now - s.last_seen < SESSION_TIMEOUT_MS && now >= s.last_seen - 60_000.0 => (
+            Session {
+                id: s.id,
+                last_seen: now,
+            },
+            false,
+        ),
+        _ => (
+            Session {
+                id: new_id(),
+                last_seen: now,
+            },
+            true,
+        ),
     }
 }
 
@@ -53,7 +68,9 @@ mod tests {
         let (s2, new) = resolve(Some(stored), 60_000.0, || unreachable!());
         assert!(!new);
         assert_eq!(s2.id, "s_00000000000000000001");
-        let (s3, new) = resolve(Some(s2), 60_000.0 + SESSION_TIMEOUT_MS, || "s_00000000000000000002".into());
+        let (s3, new) = resolve(Some(s2), 60_000.0 + SESSION_TIMEOUT_MS, || {
+            "s_00000000000000000002".into()
+        });
         assert!(new);
         assert_eq!(s3.id, "s_00000000000000000002");
     }

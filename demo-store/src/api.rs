@@ -38,7 +38,13 @@ async fn fault(board: &FaultBoard, endpoint: Endpoint) -> Option<Response> {
         Fault::None => None,
         Fault::Error { status } => {
             let status = StatusCode::from_u16(status).unwrap_or(StatusCode::SERVICE_UNAVAILABLE);
-            Some((status, Json(json!({ "error": "service temporarily unavailable" }))).into_response())
+            Some(
+                (
+                    status,
+                    Json(json!({ "error": "service temporarily unavailable" })),
+                )
+                    .into_response(),
+            )
         }
         Fault::Delay { ms } => {
             tokio::time::sleep(Duration::from_millis(ms)).await;
@@ -60,8 +66,13 @@ async fn price(State(s): State<StoreState>, Path(sku): Path<String>) -> Response
         return r;
     }
     match catalog::find(&sku) {
-        Some(p) => Json(json!({ "sku": p.sku, "price_cents": p.price_cents, "currency": "USD" })).into_response(),
-        None => (StatusCode::NOT_FOUND, Json(json!({ "error": "unknown sku" }))).into_response(),
+        Some(p) => Json(json!({ "sku": p.sku, "price_cents": p.price_cents, "currency": "USD" }))
+            .into_response(),
+        None => (
+            StatusCode::NOT_FOUND,
+            Json(json!({ "error": "unknown sku" })),
+        )
+            .into_response(),
     }
 }
 
@@ -86,15 +97,33 @@ struct PricedLine {
     price_cents: u32,
 }
 
-fn price_lines(items: &[Line]) -> Result<(Vec<PricedLine>, u64), Response> {
+/// A rejected cart: the client sent a SKU we don't sell.
+#[derive(Debug)]
+struct UnknownSku;
+
+impl IntoResponse for UnknownSku {
+    fn into_response(self) -> Response {
+        (
+            StatusCode::BAD_REQUEST,
+            Json(json!({ "error": "unknown sku" })),
+        )
+            .into_response()
+    }
+}
+
+fn price_lines(items: &[Line]) -> Result<(Vec<PricedLine>, u64), UnknownSku> {
     let mut lines = Vec::new();
     let mut total = 0u64;
     for l in items {
-        let p = catalog::find(&l.sku)
-            .ok_or_else(|| (StatusCode::BAD_REQUEST, Json(json!({ "error": "unknown sku" }))).into_response())?;
+        let p = catalog::find(&l.sku).ok_or(UnknownSku)?;
         let qty = l.qty.clamp(1, 99);
         total += u64::from(p.price_cents) * u64::from(qty);
-        lines.push(PricedLine { sku: p.sku, name: p.name, qty, price_cents: p.price_cents });
+        lines.push(PricedLine {
+            sku: p.sku,
+            name: p.name,
+            qty,
+            price_cents: p.price_cents,
+        });
     }
     Ok((lines, total))
 }
@@ -112,7 +141,7 @@ async fn save_cart(State(s): State<StoreState>, Json(body): Json<CartBody>) -> R
     }
     match price_lines(&body.items) {
         Ok((items, total)) => Json(json!({ "items": items, "total_cents": total })).into_response(),
-        Err(r) => r,
+        Err(e) => e.into_response(),
     }
 }
 
@@ -121,14 +150,19 @@ async fn checkout(State(s): State<StoreState>, Json(body): Json<CartBody>) -> Re
         return r;
     }
     if body.items.is_empty() {
-        return (StatusCode::BAD_REQUEST, Json(json!({ "error": "cart is empty" }))).into_response();
+        return (
+            StatusCode::BAD_REQUEST,
+            Json(json!({ "error": "cart is empty" })),
+        )
+            .into_response();
     }
     match price_lines(&body.items) {
         Ok((items, total)) => {
             let order_id = format!("A-{}", 1000 + rand::random::<u32>() % 9000);
-            Json(json!({ "order_id": order_id, "items": items, "total_cents": total })).into_response()
+            Json(json!({ "order_id": order_id, "items": items, "total_cents": total }))
+                .into_response()
         }
-        Err(r) => r,
+        Err(e) => e.into_response(),
     }
 }
 

@@ -41,7 +41,12 @@ async fn list(State(s): State<StoreState>, headers: HeaderMap) -> Response {
     Json(s.faults.all()).into_response()
 }
 
-async fn set(State(s): State<StoreState>, Path(endpoint): Path<Endpoint>, headers: HeaderMap, Json(fault): Json<Fault>) -> Response {
+async fn set(
+    State(s): State<StoreState>,
+    Path(endpoint): Path<Endpoint>,
+    headers: HeaderMap,
+    Json(fault): Json<Fault>,
+) -> Response {
     if !authorized(&s, &headers) {
         return StatusCode::UNAUTHORIZED.into_response();
     }

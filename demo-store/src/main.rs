@@ -13,7 +13,11 @@ struct Cli {
     #[arg(long, env = "DEMO_STORE_LISTEN", default_value = "127.0.0.1:8080")]
     listen: SocketAddr,
     /// Collector base URL the snippet reports to.
-    #[arg(long, env = "DEMO_STORE_COLLECTOR", default_value = "http://127.0.0.1:7070")]
+    #[arg(
+        long,
+        env = "DEMO_STORE_COLLECTOR",
+        default_value = "http://127.0.0.1:7070"
+    )]
     collector: String,
     /// Public site key for the embed tag.
     #[arg(long, env = "DEMO_STORE_SITE_KEY")]
@@ -26,7 +30,9 @@ struct Cli {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+        )
         .with_writer(std::io::stderr)
         .init();
     let cli = Cli::parse();

@@ -19,12 +19,35 @@ pub fn router() -> Router<StoreState> {
         .route("/product/{sku}", get(product))
         .route("/cart", get(cart))
         .route("/order/{id}", get(order))
-        .route("/assets/store.js", get(|| async { asset("text/javascript; charset=utf-8", include_str!("../assets/store.js")) }))
-        .route("/assets/store.css", get(|| async { asset("text/css; charset=utf-8", include_str!("../assets/store.css")) }))
+        .route(
+            "/assets/store.js",
+            get(|| async {
+                asset(
+                    "text/javascript; charset=utf-8",
+                    include_str!("../assets/store.js"),
+                )
+            }),
+        )
+        .route(
+            "/assets/store.css",
+            get(|| async {
+                asset(
+                    "text/css; charset=utf-8",
+                    include_str!("../assets/store.css"),
+                )
+            }),
+        )
 }
 
 fn asset(content_type: &'static str, body: &'static str) -> Response {
-    ([(header::CONTENT_TYPE, content_type), (header::CACHE_CONTROL, "no-cache")], body).into_response()
+    (
+        [
+            (header::CONTENT_TYPE, content_type),
+            (header::CACHE_CONTROL, "no-cache"),
+        ],
+        body,
+    )
+        .into_response()
 }
 
 /// Escape text for HTML content and double-quoted attributes.
@@ -93,12 +116,20 @@ async fn home(State(s): State<StoreState>) -> Html<String> {
             )
         })
         .collect();
-    layout(&s, "Shop", &format!(r#"<h1>New arrivals</h1><div class="grid">{cards}</div>"#))
+    layout(
+        &s,
+        "Shop",
+        &format!(r#"<h1>New arrivals</h1><div class="grid">{cards}</div>"#),
+    )
 }
 
 async fn product(State(s): State<StoreState>, Path(sku): Path<String>) -> Response {
     let Some(p) = catalog::find(&sku) else {
-        return (StatusCode::NOT_FOUND, layout(&s, "Not found", "<h1>Product not found</h1>")).into_response();
+        return (
+            StatusCode::NOT_FOUND,
+            layout(&s, "Not found", "<h1>Product not found</h1>"),
+        )
+            .into_response();
     };
     layout(
         &s,
@@ -142,7 +173,10 @@ mod tests {
 
     #[test]
     fn escapes_hostile_text() {
-        assert_eq!(escape(r#"<script>"x"&'y'</script>"#), "&lt;script&gt;&quot;x&quot;&amp;&#39;y&#39;&lt;/script&gt;");
+        assert_eq!(
+            escape(r#"<script>"x"&'y'</script>"#),
+            "&lt;script&gt;&quot;x&quot;&amp;&#39;y&#39;&lt;/script&gt;"
+        );
     }
 
     #[test]

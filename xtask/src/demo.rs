@@ -38,7 +38,13 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
     let root = crate::root();
     tools::run(
         Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
-            .args(["build", "--package", "steadycart-collector", "--package", "steadycart-demo-store"])
+            .args([
+                "build",
+                "--package",
+                "steadycart-collector",
+                "--package",
+                "steadycart-demo-store",
+            ])
             .current_dir(&root),
     )?;
     let bin = crate::target_dir().join("debug");
@@ -49,27 +55,50 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
 
     let site_file = data.join("demo-site.json");
     let site: serde_json::Value = match fs::read(&site_file) {
-        Ok(bytes) if serde_json::from_slice::<serde_json::Value>(&bytes).is_ok_and(|v| v["origins"][0] == store_origin.as_str()) => {
+        Ok(bytes)
+            if serde_json::from_slice::<serde_json::Value>(&bytes)
+                .is_ok_and(|v| v["origins"][0] == store_origin.as_str()) =>
+        {
             serde_json::from_slice(&bytes)?
         }
         _ => {
             let out = Command::new(bin.join("collector"))
-                .args(["site", "add", "--name", "Voltline demo store", "--origin", &store_origin, "--data-dir"])
+                .args([
+                    "site",
+                    "add",
+                    "--name",
+                    "Voltline demo store",
+                    "--origin",
+                    &store_origin,
+                    "--data-dir",
+                ])
                 .arg(&data)
                 .env_remove("DATABASE_URL")
                 .output()
                 .context("running collector site add")?;
-            anyhow::ensure!(out.status.success(), "collector site add failed: {}", String::from_utf8_lossy(&out.stderr));
+            anyhow::ensure!(
+                out.status.success(),
+                "collector site add failed: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
             fs::write(&site_file, &out.stdout)?;
             serde_json::from_slice(&out.stdout)?
         }
     };
-    let site_key = site["site_key"].as_str().context("site_key in demo-site.json")?.to_string();
+    let site_key = site["site_key"]
+        .as_str()
+        .context("site_key in demo-site.json")?
+        .to_string();
     let control_token = hex::encode(rand::random::<[u8; 16]>());
 
     let _collector = Guard(
         Command::new(bin.join("collector"))
-            .args(["serve", "--listen", &format!("127.0.0.1:{}", args.collector_port), "--data-dir"])
+            .args([
+                "serve",
+                "--listen",
+                &format!("127.0.0.1:{}", args.collector_port),
+                "--data-dir",
+            ])
             .arg(&data)
             .arg("--snippet-dir")
             .arg(dist::out_dir())
@@ -80,7 +109,12 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
     );
     let _store = Guard(
         Command::new(bin.join("demo-store"))
-            .args(["--listen", &format!("127.0.0.1:{}", args.store_port), "--collector", &collector_url])
+            .args([
+                "--listen",
+                &format!("127.0.0.1:{}", args.store_port),
+                "--collector",
+                &collector_url,
+            ])
             .args(["--site-key", &site_key, "--control-token", &control_token])
             .stdin(Stdio::null())
             .spawn()
@@ -88,7 +122,10 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
     );
     println!();
     println!("  Storefront:   {store_origin}/");
-    println!("  Collector:    {collector_url}  (SQLite: {})", data.join("steadycart.db").display());
+    println!(
+        "  Collector:    {collector_url}  (SQLite: {})",
+        data.join("steadycart.db").display()
+    );
     println!("  Admin token:  in {}", site_file.display());
     println!();
     println!("  Break checkout:  curl -X PUT -H 'x-control-token: {control_token}' -H 'content-type: application/json' \\");

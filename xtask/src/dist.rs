@@ -76,12 +76,28 @@ pub fn run() -> anyhow::Result<Vec<Shipped>> {
     tools::run(
         Command::new(wasm_bindgen)
             .arg(&wasm)
-            .args(["--target", "web", "--no-typescript", "--out-name", "steadycart_core", "--out-dir"])
+            .args([
+                "--target",
+                "web",
+                "--no-typescript",
+                "--out-name",
+                "steadycart_core",
+                "--out-dir",
+            ])
             .arg(&out),
     )?;
     let core = out.join("steadycart_core_bg.wasm");
-    tools::run(Command::new(wasm_opt).arg(&core).args(WASM_OPT_FLAGS).arg("-o").arg(&core))?;
-    fs::copy(root.join("client-wasm/js/steadycart.js"), out.join("steadycart.js"))?;
+    tools::run(
+        Command::new(wasm_opt)
+            .arg(&core)
+            .args(WASM_OPT_FLAGS)
+            .arg("-o")
+            .arg(&core),
+    )?;
+    fs::copy(
+        root.join("client-wasm/js/steadycart.js"),
+        out.join("steadycart.js"),
+    )?;
 
     let mut files = Vec::new();
     collect(&out, &mut files)?;
@@ -94,7 +110,10 @@ pub fn run() -> anyhow::Result<Vec<Shipped>> {
         fs::write(with_suffix(&path, ".gz"), &gz)?;
         fs::write(with_suffix(&path, ".br"), &br)?;
         shipped.push(Shipped {
-            name: path.strip_prefix(&out)?.to_string_lossy().replace('\\', "/"),
+            name: path
+                .strip_prefix(&out)?
+                .to_string_lossy()
+                .replace('\\', "/"),
             bytes: data.len(),
             gzip: gz.len(),
             brotli: br.len(),
@@ -105,13 +124,19 @@ pub fn run() -> anyhow::Result<Vec<Shipped>> {
         });
     }
     write_manifest(&out, &shipped)?;
-    println!("{:<60} {:>9} {:>9} {:>9}", "dist/snippet/", "bytes", "gzip", "brotli");
+    println!(
+        "{:<60} {:>9} {:>9} {:>9}",
+        "dist/snippet/", "bytes", "gzip", "brotli"
+    );
     for s in &shipped {
-        println!("{:<60} {:>9} {:>9} {:>9}", s.name, s.bytes, s.gzip, s.brotli);
+        println!(
+            "{:<60} {:>9} {:>9} {:>9}",
+            s.name, s.bytes, s.gzip, s.brotli
+        );
     }
-    let (b, g, r) = shipped
-        .iter()
-        .fold((0, 0, 0), |(b, g, r), s| (b + s.bytes, g + s.gzip, r + s.brotli));
+    let (b, g, r) = shipped.iter().fold((0, 0, 0), |(b, g, r), s| {
+        (b + s.bytes, g + s.gzip, r + s.brotli)
+    });
     println!("{:<60} {:>9} {:>9} {:>9}", "total", b, g, r);
     Ok(shipped)
 }
@@ -121,7 +146,10 @@ fn collect(dir: &Path, out: &mut Vec<PathBuf>) -> anyhow::Result<()> {
         let path = entry?.path();
         if path.is_dir() {
             collect(&path, out)?;
-        } else if matches!(path.extension().and_then(|e| e.to_str()), Some("js" | "wasm")) {
+        } else if matches!(
+            path.extension().and_then(|e| e.to_str()),
+            Some("js" | "wasm")
+        ) {
             out.push(path);
         }
     }
@@ -164,6 +192,9 @@ fn write_manifest(out: &Path, shipped: &[Shipped]) -> anyhow::Result<()> {
         "files": files,
         "total_gzip": shipped.iter().map(|s| s.gzip).sum::<usize>(),
     });
-    fs::write(out.join("manifest.json"), serde_json::to_vec_pretty(&manifest)?)
-        .context("writing manifest.json")
+    fs::write(
+        out.join("manifest.json"),
+        serde_json::to_vec_pretty(&manifest)?,
+    )
+    .context("writing manifest.json")
 }

@@ -37,17 +37,24 @@ pub fn tools_dir() -> PathBuf {
     std::env::var_os("STEADYCART_TOOLS")
         .map(PathBuf::from)
         .unwrap_or_else(|| {
-            PathBuf::from(std::env::var_os("HOME").unwrap_or_else(|| "/tmp".into())).join(".cache/steadycart")
+            PathBuf::from(std::env::var_os("HOME").unwrap_or_else(|| "/tmp".into()))
+                .join(".cache/steadycart")
         })
 }
 
 /// Make sure the wasm32 target is installed (rustup does not auto-install
 /// here: RUSTUP_AUTO_INSTALL=0).
 pub fn ensure_wasm_target() -> anyhow::Result<()> {
-    let installed = output_of(Command::new("rustup").args(["target", "list", "--installed"])).unwrap_or_default();
-    if !installed.lines().any(|l| l.trim() == "wasm32-unknown-unknown") {
+    let installed = output_of(Command::new("rustup").args(["target", "list", "--installed"]))
+        .unwrap_or_default();
+    if !installed
+        .lines()
+        .any(|l| l.trim() == "wasm32-unknown-unknown")
+    {
         println!("xtask: installing the wasm32-unknown-unknown target");
-        run(Command::new("rustup").args(["target", "add", "wasm32-unknown-unknown"]).current_dir(crate::root()))?;
+        run(Command::new("rustup")
+            .args(["target", "add", "wasm32-unknown-unknown"])
+            .current_dir(crate::root()))?;
     }
     Ok(())
 }
@@ -60,7 +67,12 @@ pub fn wasm_bindgen() -> anyhow::Result<PathBuf> {
     if have != want {
         println!("xtask: installing wasm-bindgen-cli {WASM_BINDGEN_VERSION} from crates.io (about 2 minutes, once)");
         // No --locked: its lock file names a dependency version the registry lacks.
-        run(Command::new("cargo").args(["install", "wasm-bindgen-cli", "--version", WASM_BINDGEN_VERSION]))?;
+        run(Command::new("cargo").args([
+            "install",
+            "wasm-bindgen-cli",
+            "--version",
+            WASM_BINDGEN_VERSION,
+        ]))?;
     }
     Ok(PathBuf::from("wasm-bindgen"))
 }
@@ -69,9 +81,13 @@ pub fn wasm_bindgen() -> anyhow::Result<PathBuf> {
 pub fn wasm_opt() -> anyhow::Result<PathBuf> {
     let prefix = tools_dir().join("node");
     let bin = prefix.join("node_modules/.bin/wasm-opt");
-    let version_ok = output_of(Command::new(&bin).arg("--version")).is_some_and(|v| v.contains("version 132"));
+    let version_ok =
+        output_of(Command::new(&bin).arg("--version")).is_some_and(|v| v.contains("version 132"));
     if !version_ok {
-        println!("xtask: installing wasm-opt (npm binaryen@{BINARYEN_VERSION}) into {}", prefix.display());
+        println!(
+            "xtask: installing wasm-opt (npm binaryen@{BINARYEN_VERSION}) into {}",
+            prefix.display()
+        );
         std::fs::create_dir_all(&prefix)?;
         run(Command::new("npm")
             .args(["install", "--no-audit", "--no-fund", "--prefix"])

@@ -37,7 +37,11 @@ pub fn session_storage() -> Option<web_sys::Storage> {
 
 /// Listen to `event` on `target` for the page's whole life. The closure is
 /// deliberately leaked (`forget`): it must live as long as the page does.
-pub fn listen_forever(target: &web_sys::EventTarget, event: &str, f: impl FnMut(web_sys::Event) + 'static) {
+pub fn listen_forever(
+    target: &web_sys::EventTarget,
+    event: &str,
+    f: impl FnMut(web_sys::Event) + 'static,
+) {
     let closure = Closure::<dyn FnMut(web_sys::Event)>::new(f);
     if target
         .add_event_listener_with_callback(event, closure.as_ref().unchecked_ref())

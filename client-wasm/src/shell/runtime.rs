@@ -69,7 +69,9 @@ pub(super) fn start(tag: JsValue, script_url: &str) -> Result<(), JsValue> {
     let config = match config::from_attributes(&page::attributes(&tag), script_url) {
         Ok(c) => c,
         Err(e) => {
-            warn(&format!("configuration error: {e}; Steadycart stays out of the way."));
+            warn(&format!(
+                "configuration error: {e}; Steadycart stays out of the way."
+            ));
             return Ok(());
         }
     };
@@ -109,7 +111,10 @@ pub(super) fn start(tag: JsValue, script_url: &str) -> Result<(), JsValue> {
         runtime.record(EventBody::SessionStart);
     }
     let path = runtime.page_path.clone();
-    if let Some(done) = runtime.funnel.on_page(&path, &runtime.config.confirmation_paths) {
+    if let Some(done) = runtime
+        .funnel
+        .on_page(&path, &runtime.config.confirmation_paths)
+    {
         runtime.record(done);
     }
     RUNTIME.with(|c| *c.borrow_mut() = Some(runtime));
@@ -121,16 +126,21 @@ pub(super) fn start(tag: JsValue, script_url: &str) -> Result<(), JsValue> {
 /// `end(token, status)`, `fail(token, aborted)`. Page-lifetime closures.
 fn hooks_object() -> Result<JsValue, JsValue> {
     let hooks = js_sys::Object::new();
-    let start = Closure::<dyn FnMut(String, String) -> JsValue>::new(|method: String, url: String| {
-        with_runtime(|rt| rt.on_start(method, url))
-            .flatten()
-            .map_or(JsValue::UNDEFINED, JsValue::from)
-    });
+    let start =
+        Closure::<dyn FnMut(String, String) -> JsValue>::new(|method: String, url: String| {
+            with_runtime(|rt| rt.on_start(method, url))
+                .flatten()
+                .map_or(JsValue::UNDEFINED, JsValue::from)
+        });
     let end = Closure::<dyn FnMut(u32, u16)>::new(|token: u32, status: u16| {
         with_runtime(|rt| rt.on_end(token, Ending::Response(status)));
     });
     let fail = Closure::<dyn FnMut(u32, bool)>::new(|token: u32, aborted: bool| {
-        let ending = if aborted { Ending::Aborted } else { Ending::NetworkError };
+        let ending = if aborted {
+            Ending::Aborted
+        } else {
+            Ending::NetworkError
+        };
         with_runtime(|rt| rt.on_end(token, ending));
     });
     js_sys::Reflect::set(&hooks, &"start".into(), start.as_ref())?;
@@ -218,7 +228,12 @@ impl Runtime {
         };
         let duration_ms = (page::now() - p.started).max(0.0) as u32;
         let role = p.role;
-        let outcome = classify(ending, duration_ms, self.config.stall_ms[idx(role)], &self.config.error_statuses);
+        let outcome = classify(
+            ending,
+            duration_ms,
+            self.config.stall_ms[idx(role)],
+            &self.config.error_statuses,
+        );
         let status = match ending {
             Ending::Response(s) if s > 0 => Some(s),
             _ => None,
@@ -251,12 +266,18 @@ impl Runtime {
                 if self.ui.is_none() {
                     match Ui::new() {
                         Ok(ui) => self.ui = Some(ui),
-                        Err(e) => warn(&format!("cannot show messages: {}", super::js_error_text(&e))),
+                        Err(e) => warn(&format!(
+                            "cannot show messages: {}",
+                            super::js_error_text(&e)
+                        )),
                     }
                 }
                 if let Some(ui) = &mut self.ui {
                     let text = &self.config.texts[idx(role)];
-                    if ui.show(role, text, role == Role::Checkout || role == Role::Payment).is_ok() {
+                    if ui
+                        .show(role, text, role == Role::Checkout || role == Role::Payment)
+                        .is_ok()
+                    {
                         self.record(EventBody::FallbackShown { role, reason });
                     }
                 }

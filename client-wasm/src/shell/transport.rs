@@ -103,7 +103,11 @@ impl Transport {
 
 /// Encode as many of `events` as fit in `max_bytes` (halving until they do).
 /// Returns the body, the events in it, and the ones that did not fit.
-fn encode_within(mut events: Vec<Event>, dropped: u32, max_bytes: usize) -> (Option<String>, Vec<Event>, Vec<Event>) {
+fn encode_within(
+    mut events: Vec<Event>,
+    dropped: u32,
+    max_bytes: usize,
+) -> (Option<String>, Vec<Event>, Vec<Event>) {
     let mut over = Vec::new();
     loop {
         let batch = Batch {
@@ -166,7 +170,11 @@ fn after_send(rt: &mut Runtime, sent: Sent, events: Vec<Event>, dropped: u32) {
         Sent::Delivered => {
             rt.transport.attempt = 0;
             if !rt.outbox.is_empty() {
-                let wait = if rt.outbox.due(now) { 0.0 } else { rt.outbox.ms_until_due(now).unwrap_or(0.0) };
+                let wait = if rt.outbox.due(now) {
+                    0.0
+                } else {
+                    rt.outbox.ms_until_due(now).unwrap_or(0.0)
+                };
                 rt.transport.schedule(wait);
             }
         }
@@ -182,7 +190,9 @@ fn after_send(rt: &mut Runtime, sent: Sent, events: Vec<Event>, dropped: u32) {
         }
         Sent::Refused(status) => {
             // Retrying cannot fix a 4xx (bad key, origin, payload): drop it.
-            warn(&format!("collector refused a batch ({status}); check data-site and allowed origins"));
+            warn(&format!(
+                "collector refused a batch ({status}); check data-site and allowed origins"
+            ));
         }
     }
 }
@@ -198,7 +208,9 @@ async fn post(fetch: &js_sys::Function, url: &str, body: &str) -> Result<Sent, J
     init.set_credentials(web_sys::RequestCredentials::Omit);
     init.set_mode(web_sys::RequestMode::Cors);
     let window: JsValue = web_sys::window().ok_or("no window")?.into();
-    let promise: js_sys::Promise = fetch.call2(&window, &JsValue::from_str(url), &init)?.dyn_into()?;
+    let promise: js_sys::Promise = fetch
+        .call2(&window, &JsValue::from_str(url), &init)?
+        .dyn_into()?;
     let response: web_sys::Response = JsFuture::from(promise).await?.dyn_into()?;
     let status = response.status();
     Ok(match status {

@@ -33,12 +33,19 @@ pub(super) struct Ui {
 impl Ui {
     /// Create the host element and its shadow root.
     pub(super) fn new() -> Result<Ui, JsValue> {
-        let doc = web_sys::window().and_then(|w| w.document()).ok_or("no document")?;
+        let doc = web_sys::window()
+            .and_then(|w| w.document())
+            .ok_or("no document")?;
         let host = doc.create_element("steadycart-messages")?;
-        let shadow = host.attach_shadow(&web_sys::ShadowRootInit::new(web_sys::ShadowRootMode::Open))?;
+        let shadow =
+            host.attach_shadow(&web_sys::ShadowRootInit::new(web_sys::ShadowRootMode::Open))?;
         let sheet = web_sys::CssStyleSheet::new()?;
         sheet.replace_sync(CSS)?;
-        js_sys::Reflect::set(&shadow, &"adoptedStyleSheets".into(), &js_sys::Array::of1(&sheet))?;
+        js_sys::Reflect::set(
+            &shadow,
+            &"adoptedStyleSheets".into(),
+            &js_sys::Array::of1(&sheet),
+        )?;
         let stack = doc.create_element("div")?;
         stack.set_class_name("stack");
         shadow.append_child(&stack)?;
@@ -56,7 +63,9 @@ impl Ui {
     /// Show `text` for `role`. Checkout and payment trouble is announced
     /// assertively (`role=alert`), the rest politely (`role=status`).
     pub(super) fn show(&mut self, role: Role, text: &str, urgent: bool) -> Result<(), JsValue> {
-        let doc = web_sys::window().and_then(|w| w.document()).ok_or("no document")?;
+        let doc = web_sys::window()
+            .and_then(|w| w.document())
+            .ok_or("no document")?;
         let notice = doc.create_element("div")?;
         notice.set_class_name("notice");
         notice.set_attribute("role", if urgent { "alert" } else { "status" })?;

@@ -20,7 +20,11 @@ pub fn router() -> Router<AppState> {
 
 /// The site `site_key` if the request's bearer token is its admin token.
 /// Unknown site and wrong token answer alike, so keys can't be probed.
-pub async fn authorize(state: &AppState, site_key: &str, headers: &HeaderMap) -> Result<Site, ApiError> {
+pub async fn authorize(
+    state: &AppState,
+    site_key: &str,
+    headers: &HeaderMap,
+) -> Result<Site, ApiError> {
     let token = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())

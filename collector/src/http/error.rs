@@ -93,7 +93,9 @@ impl From<WriteError> for ApiError {
     fn from(e: WriteError) -> Self {
         match e {
             WriteError::QueueFull => ApiError::Unavailable(Duration::from_secs(2)),
-            WriteError::Stopped | WriteError::Database => ApiError::Unavailable(Duration::from_secs(5)),
+            WriteError::Stopped | WriteError::Database => {
+                ApiError::Unavailable(Duration::from_secs(5))
+            }
         }
     }
 }

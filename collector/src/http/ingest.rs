@@ -63,9 +63,7 @@ async fn site_for(state: &AppState, query: &KeyQuery) -> Result<Site, ApiError> 
 fn check_origin(site: &Site, headers: &HeaderMap) -> Result<Option<HeaderValue>, ApiError> {
     match request_origin(headers) {
         None => Ok(None),
-        Some(origin) if site.allows_origin(&origin) => {
-            Ok(HeaderValue::from_str(&origin).ok())
-        }
+        Some(origin) if site.allows_origin(&origin) => Ok(HeaderValue::from_str(&origin).ok()),
         Some(_) => Err(ApiError::Forbidden("origin not allowed for this site")),
     }
 }
@@ -74,7 +72,10 @@ fn with_cors(mut response: Response, origin: Option<HeaderValue>) -> Response {
     if let Some(origin) = origin {
         let h = response.headers_mut();
         h.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, origin);
-        h.insert(header::ACCESS_CONTROL_EXPOSE_HEADERS, HeaderValue::from_static("retry-after"));
+        h.insert(
+            header::ACCESS_CONTROL_EXPOSE_HEADERS,
+            HeaderValue::from_static("retry-after"),
+        );
         h.append(header::VARY, HeaderValue::from_static("origin"));
     }
     response
@@ -121,7 +122,11 @@ async fn accept(
         .map_err(|e| ApiError::field(e.field, e.message))?;
     let accepted = valid.rows.len() as u32;
     if valid.dropped_by_client > 0 {
-        tracing::info!(site = site.id, dropped = valid.dropped_by_client, "snippet reports dropped events");
+        tracing::info!(
+            site = site.id,
+            dropped = valid.dropped_by_client,
+            "snippet reports dropped events"
+        );
     }
     state.ingest.write(valid.rows).await?;
     Ok(Json(IngestAccepted {
@@ -143,7 +148,13 @@ async fn preflight(
         header::ACCESS_CONTROL_ALLOW_METHODS,
         HeaderValue::from_static(Method::POST.as_str()),
     );
-    h.insert(header::ACCESS_CONTROL_ALLOW_HEADERS, HeaderValue::from_static("content-type"));
-    h.insert(header::ACCESS_CONTROL_MAX_AGE, HeaderValue::from_static("600"));
+    h.insert(
+        header::ACCESS_CONTROL_ALLOW_HEADERS,
+        HeaderValue::from_static("content-type"),
+    );
+    h.insert(
+        header::ACCESS_CONTROL_MAX_AGE,
+        HeaderValue::from_static("600"),
+    );
     Ok(with_cors(response, origin))
 }

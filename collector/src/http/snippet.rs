@@ -39,4 +39,3 @@ pub fn router(dir: &Path) -> Router<AppState> {
         .service(files);
     Router::new().nest_service("/snippet", service)
 }
-

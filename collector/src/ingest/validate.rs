@@ -68,12 +68,19 @@ fn refine_event_path(text: &str, path: &str) -> Option<FieldError> {
         #[serde(rename = "type")]
         kind: String,
     }
-    fn locate<T: serde::de::DeserializeOwned>(path: &str, event: &serde_json::Value) -> Option<FieldError> {
+    fn locate<T: serde::de::DeserializeOwned>(
+        path: &str,
+        event: &serde_json::Value,
+    ) -> Option<FieldError> {
         serde_path_to_error::deserialize::<_, T>(event)
             .err()
             .map(|e| FieldError::new(format!("{path}.{}", e.path()), e.into_inner().to_string()))
     }
-    let index: usize = path.strip_prefix("events[")?.strip_suffix(']')?.parse().ok()?;
+    let index: usize = path
+        .strip_prefix("events[")?
+        .strip_suffix(']')?
+        .parse()
+        .ok()?;
     let value: serde_json::Value = serde_json::from_str(text).ok()?;
     let event = value.get("events")?.get(index)?;
     locate::<Common>(path, event).or_else(|| match event.get("type")?.as_str()? {
@@ -258,9 +265,14 @@ mod tests {
 
     #[test]
     fn bad_ids_and_timestamps_are_rejected() {
-        let err = run(&body(&event("x'; DROP TABLE events;--", r#""type":"page_exit""#))).unwrap_err();
+        let err = run(&body(&event(
+            "x'; DROP TABLE events;--",
+            r#""type":"page_exit""#,
+        )))
+        .unwrap_err();
         assert_eq!(err.field, "events[0].id");
-        let far_future = event(ID1, r#""type":"page_exit""#).replace(&NOW.to_string(), &(NOW + 3_600_000).to_string());
+        let far_future = event(ID1, r#""type":"page_exit""#)
+            .replace(&NOW.to_string(), &(NOW + 3_600_000).to_string());
         let err = run(&body(&far_future)).unwrap_err();
         assert_eq!(err.field, "events[0].ts");
     }
@@ -279,7 +291,11 @@ mod tests {
     #[test]
     fn in_batch_duplicates_are_counted_once() {
         let e = event(ID1, r#""type":"page_exit""#);
-        let ok = run(&body(&format!("{e},{e},{}", event(ID2, r#""type":"page_exit""#)))).unwrap();
+        let ok = run(&body(&format!(
+            "{e},{e},{}",
+            event(ID2, r#""type":"page_exit""#)
+        )))
+        .unwrap();
         assert_eq!(ok.rows.len(), 2);
         assert_eq!(ok.duplicates, 1);
     }
@@ -294,7 +310,11 @@ mod tests {
     #[test]
     fn deep_nesting_is_rejected_without_crashing() {
         let deep = format!("{}{}", "[".repeat(100_000), "]".repeat(100_000));
-        let err = run(&body(&event(ID1, &format!(r#""type":"page_exit","x":{deep}"#)))).unwrap_err();
+        let err = run(&body(&event(
+            ID1,
+            &format!(r#""type":"page_exit","x":{deep}"#),
+        )))
+        .unwrap_err();
         assert!(err.message.contains("recursion"), "{err}");
     }
 
@@ -306,6 +326,8 @@ mod tests {
             &format!(r#""type":"checkout_completed","order_id":"{hostile}""#),
         )))
         .unwrap();
-        assert!(ok.rows[0].body.contains("<script>alert(1)</script>=HYPERLINK"));
+        assert!(ok.rows[0]
+            .body
+            .contains("<script>alert(1)</script>=HYPERLINK"));
     }
 }

@@ -106,14 +106,10 @@ pub fn spawn(db: Db, capacity: usize, max_events: usize) -> (IngestQueue, Writer
                     job.done
                 })
                 .collect();
-            let result = db
-                .insert_events(&rows)
-                .await
-                .map(|_| ())
-                .map_err(|e| {
-                    tracing::error!(error = %e, rows = rows.len(), "event commit failed");
-                    WriteError::Database
-                });
+            let result = db.insert_events(&rows).await.map(|_| ()).map_err(|e| {
+                tracing::error!(error = %e, rows = rows.len(), "event commit failed");
+                WriteError::Database
+            });
             for done in waiters {
                 // A waiter that gave up (client went away) is fine to skip.
                 let _ = done.send(result);

@@ -82,7 +82,11 @@ impl Db {
                     .map_err(|e| StoreError::Corrupt(e.to_string()))
             })
             .collect::<Result<Vec<_>, _>>()?;
-        let next = if events.len() as i64 == limit { last } else { None };
+        let next = if events.len() as i64 == limit {
+            last
+        } else {
+            None
+        };
         Ok((events, next))
     }
 

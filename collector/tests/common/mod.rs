@@ -14,7 +14,8 @@ use tower::ServiceExt;
 
 /// PostgreSQL server used for tests (a database is created per test).
 pub fn pg_admin_url() -> String {
-    std::env::var("STEADYCART_TEST_PG").unwrap_or_else(|_| "postgres://root@127.0.0.1:5432/test".into())
+    std::env::var("STEADYCART_TEST_PG")
+        .unwrap_or_else(|_| "postgres://root@127.0.0.1:5432/test".into())
 }
 
 /// A fresh database; call [`TestDb::cleanup`] at the end of the test.
@@ -30,7 +31,11 @@ impl TestDb {
         let url = format!("sqlite://{}/t.db", dir.path().display());
         let db = Db::connect(&url).await.unwrap();
         db.migrate().await.unwrap();
-        TestDb { db, _dir: dir, pg_name: None }
+        TestDb {
+            db,
+            _dir: dir,
+            pg_name: None,
+        }
     }
 
     pub async fn postgres() -> TestDb {
@@ -43,22 +48,36 @@ impl TestDb {
             .unwrap()
             .as_secs();
         // Drop databases left by crashed runs more than an hour ago.
-        let stale: Vec<(String,)> = sqlx::query_as("SELECT datname FROM pg_database WHERE datname LIKE 'sc_test_%'")
-            .fetch_all(&mut conn)
-            .await
-            .unwrap();
+        let stale: Vec<(String,)> =
+            sqlx::query_as("SELECT datname FROM pg_database WHERE datname LIKE 'sc_test_%'")
+                .fetch_all(&mut conn)
+                .await
+                .unwrap();
         for (name,) in stale {
-            let secs: u64 = name.split('_').nth(2).and_then(|s| s.parse().ok()).unwrap_or(0);
+            let secs: u64 = name
+                .split('_')
+                .nth(2)
+                .and_then(|s| s.parse().ok())
+                .unwrap_or(0);
             if secs + 3600 < now {
-                let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).execute(&mut conn).await;
+                let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                    .execute(&mut conn)
+                    .await;
             }
         }
         let name = format!("sc_test_{now}_{}", rand_suffix());
-        sqlx::query(&format!("CREATE DATABASE {name}")).execute(&mut conn).await.unwrap();
+        sqlx::query(&format!("CREATE DATABASE {name}"))
+            .execute(&mut conn)
+            .await
+            .unwrap();
         let base = admin.rsplit_once('/').unwrap().0;
         let db = Db::connect(&format!("{base}/{name}")).await.unwrap();
         db.migrate().await.unwrap();
-        TestDb { db, _dir: tempfile::tempdir().unwrap(), pg_name: Some(name) }
+        TestDb {
+            db,
+            _dir: tempfile::tempdir().unwrap(),
+            pg_name: Some(name),
+        }
     }
 
     pub async fn cleanup(self) {
@@ -112,7 +131,13 @@ pub async fn add_site(db: &Db, origin: &str) -> TestSite {
     let key = keys::new_site_key();
     let token = keys::new_admin_token();
     let id = db
-        .insert_site(&key, "Test shop", &keys::hash_token(&token), &[origin.to_string()], 0)
+        .insert_site(
+            &key,
+            "Test shop",
+            &keys::hash_token(&token),
+            &[origin.to_string()],
+            0,
+        )
         .await
         .unwrap();
     TestSite { key, token, id }
@@ -120,7 +145,13 @@ pub async fn add_site(db: &Db, origin: &str) -> TestSite {
 
 /// The app over `db` with default config. Keep the returned writer task
 /// alive for the duration of the test.
-pub fn test_app(db: Db) -> (Router, AppState, steadycart_collector::ingest::writer::WriterTask) {
+pub fn test_app(
+    db: Db,
+) -> (
+    Router,
+    AppState,
+    steadycart_collector::ingest::writer::WriterTask,
+) {
     let (state, writer) = AppState::start(db, Config::default());
     (app(state.clone()), state, writer)
 }
@@ -132,7 +163,8 @@ pub async fn send(app: &Router, req: Request<Body>) -> (u16, Response<Body>) {
 
 pub async fn json_body(res: Response<Body>) -> serde_json::Value {
     let bytes = res.into_body().collect().await.unwrap().to_bytes();
-    serde_json::from_slice(&bytes).unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&bytes)))
+    serde_json::from_slice(&bytes)
+        .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&bytes)))
 }
 
 pub fn now_ms() -> i64 {
@@ -150,10 +182,18 @@ pub fn batch_json(seed: u32, n: u32) -> String {
             )
         })
         .collect();
-    format!(r#"{{"v":1,"sdk":"test","sent_at":{now},"events":[{}]}}"#, events.join(","))
+    format!(
+        r#"{{"v":1,"sdk":"test","sent_at":{now},"events":[{}]}}"#,
+        events.join(",")
+    )
 }
 
-pub fn ingest_req(key: &str, origin: Option<&str>, content_type: &str, body: impl Into<Body>) -> Request<Body> {
+pub fn ingest_req(
+    key: &str,
+    origin: Option<&str>,
+    content_type: &str,
+    body: impl Into<Body>,
+) -> Request<Body> {
     let mut b = Request::post(format!("/v1/ingest?key={key}")).header("content-type", content_type);
     if let Some(o) = origin {
         b = b.header("origin", o);

@@ -1,0 +1,347 @@
+//! End-to-end harness: starts a real collector (embedded SQLite in a temp
+//! dir, serving the built snippet from `dist/snippet`), the real demo store
+//! embedding the snippet with its script tag, and headless Chromium driven
+//! through chromedriver (WebDriver).
+//!
+//! Run through `cargo xtask test`, which builds the snippet first and tells
+//! this harness where Chromium, chromedriver and the snippet are.
+//!
+//! # Layout
+//! - [`Stack`]: collector + demo store on loopback ports, with a site.
+//! - [`Browser`]: a chromedriver process and a WebDriver session.
+
+use std::{
+    net::SocketAddr,
+    path::PathBuf,
+    process::{Child, Command, Stdio},
+    time::{Duration, Instant},
+};
+
+use anyhow::{bail, Context};
+use steadycart_collector::{config::Config, keys, store::Db};
+use steadycart_demo_store::StoreConfig;
+pub use thirtyfour;
+use thirtyfour::{ChromiumLikeCapabilities, DesiredCapabilities, WebDriver};
+use tokio::{net::TcpListener, sync::oneshot};
+
+fn env_path(var: &str, default: &str) -> PathBuf {
+    std::env::var_os(var)
+        .map(PathBuf::from)
+        .unwrap_or_else(|| default.into())
+}
+
+/// The built snippet directory.
+pub fn snippet_dir() -> anyhow::Result<PathBuf> {
+    let dir = std::env::var_os("STEADYCART_SNIPPET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../dist/snippet"));
+    if !dir.join("steadycart.js").exists() {
+        bail!(
+            "no built snippet in {}: run the tests with `cargo xtask test` (it builds it)",
+            dir.display()
+        );
+    }
+    Ok(dir)
+}
+
+/// Where screenshots go.
+pub fn artifacts_dir() -> PathBuf {
+    let dir = env_path(
+        "STEADYCART_ARTIFACTS",
+        concat!(env!("CARGO_MANIFEST_DIR"), "/../artifacts"),
+    );
+    let _ = std::fs::create_dir_all(&dir);
+    dir
+}
+
+/// A running collector and demo store.
+pub struct Stack {
+    /// Collector base URL.
+    pub collector_url: String,
+    /// Demo store base URL.
+    pub store_url: String,
+    /// The demo site's public key.
+    pub site_key: String,
+    /// The demo site's admin token.
+    pub admin_token: String,
+    /// The store's fault control token.
+    pub control_token: String,
+    /// HTTP client for the test's own calls.
+    pub http: reqwest::Client,
+    _data: tempfile::TempDir,
+    stops: Vec<oneshot::Sender<()>>,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl Stack {
+    /// Start both servers on free loopback ports.
+    pub async fn start() -> anyhow::Result<Stack> {
+        let snippet = snippet_dir()?;
+        let data = tempfile::tempdir()?;
+        let store_listener = TcpListener::bind("127.0.0.1:0").await?;
+        let collector_listener = TcpListener::bind("127.0.0.1:0").await?;
+        let store_addr: SocketAddr = store_listener.local_addr()?;
+        let collector_addr: SocketAddr = collector_listener.local_addr()?;
+        let store_url = format!("http://{store_addr}");
+        let collector_url = format!("http://{collector_addr}");
+
+        let config = Config {
+            listen: collector_addr,
+            data_dir: data.path().to_path_buf(),
+            snippet_dir: snippet,
+            ..Config::default()
+        };
+        let db = Db::connect(&config.database_url()).await?;
+        db.migrate().await?;
+        let site_key = keys::new_site_key();
+        let admin_token = keys::new_admin_token();
+        db.insert_site(
+            &site_key,
+            "E2E shop",
+            &keys::hash_token(&admin_token),
+            std::slice::from_ref(&store_url),
+            0,
+        )
+        .await?;
+        db.close().await;
+
+        let mut stops = Vec::new();
+        let mut tasks = Vec::new();
+        let (stop, stopped) = oneshot::channel::<()>();
+        stops.push(stop);
+        tasks.push(tokio::spawn(async move {
+            if let Err(e) = steadycart_collector::serve(collector_listener, config, async {
+                let _ = stopped.await;
+            })
+            .await
+            {
+                eprintln!("collector failed: {e:#}");
+            }
+        }));
+        let control_token = keys::new_admin_token();
+        let store_config = StoreConfig {
+            collector_url: collector_url.clone(),
+            site_key: site_key.clone(),
+            control_token: control_token.clone(),
+        };
+        let (stop, stopped) = oneshot::channel::<()>();
+        stops.push(stop);
+        tasks.push(tokio::spawn(async move {
+            let _ = steadycart_demo_store::serve(store_listener, store_config, async {
+                let _ = stopped.await;
+            })
+            .await;
+        }));
+        Ok(Stack {
+            collector_url,
+            store_url,
+            site_key,
+            admin_token,
+            control_token,
+            http: reqwest::Client::new(),
+            _data: data,
+            stops,
+            tasks,
+        })
+    }
+
+    /// Set a fault on a demo store endpoint (`checkout`, `cart`, `price`, `payment`).
+    pub async fn set_fault(&self, endpoint: &str, fault: serde_json::Value) -> anyhow::Result<()> {
+        let res = self
+            .http
+            .put(format!("{}/control/faults/{endpoint}", self.store_url))
+            .header("x-control-token", &self.control_token)
+            .json(&fault)
+            .send()
+            .await?;
+        anyhow::ensure!(
+            res.status().as_u16() == 204,
+            "setting fault: {}",
+            res.status()
+        );
+        Ok(())
+    }
+
+    /// Every stored event of the site, through the admin API.
+    pub async fn events(&self) -> anyhow::Result<Vec<serde_json::Value>> {
+        let mut all = Vec::new();
+        let mut after = 0i64;
+        loop {
+            let page: serde_json::Value = self
+                .http
+                .get(format!(
+                    "{}/v1/admin/sites/{}/events?limit=1000&after={after}",
+                    self.collector_url, self.site_key
+                ))
+                .bearer_auth(&self.admin_token)
+                .send()
+                .await?
+                .error_for_status()?
+                .json()
+                .await?;
+            all.extend(
+                page["events"]
+                    .as_array()
+                    .cloned()
+                    .unwrap_or_default()
+                    .into_iter()
+                    .map(|e| e["event"].clone()),
+            );
+            match page["next"].as_i64() {
+                Some(n) => after = n,
+                None => return Ok(all),
+            }
+        }
+    }
+
+    /// Poll the stored events until one satisfies `pred`, or time out.
+    pub async fn wait_for_event(
+        &self,
+        what: &str,
+        timeout: Duration,
+        pred: impl Fn(&serde_json::Value) -> bool,
+    ) -> anyhow::Result<serde_json::Value> {
+        let start = Instant::now();
+        loop {
+            let events = self.events().await?;
+            if let Some(e) = events.iter().find(|e| pred(e)) {
+                return Ok(e.clone());
+            }
+            if start.elapsed() > timeout {
+                bail!(
+                    "no {what} event within {timeout:?}; stored: {}",
+                    serde_json::to_string_pretty(&events)?
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+
+    /// Stop both servers, letting the collector flush.
+    pub async fn stop(mut self) {
+        for s in self.stops.drain(..) {
+            let _ = s.send(());
+        }
+        for t in self.tasks.drain(..) {
+            let _ = tokio::time::timeout(Duration::from_secs(10), t).await;
+        }
+    }
+}
+
+/// A chromedriver process and one headless Chromium session.
+pub struct Browser {
+    /// The WebDriver session.
+    pub driver: WebDriver,
+    chromedriver: Child,
+    _profile: tempfile::TempDir,
+}
+
+impl Browser {
+    /// Start chromedriver on a free port and open a headless session.
+    pub async fn start() -> anyhow::Result<Browser> {
+        let chromium = env_path("STEADYCART_CHROMIUM", "/usr/bin/chromium");
+        let chromedriver = env_path("STEADYCART_CHROMEDRIVER", "/usr/bin/chromedriver");
+        let port = {
+            let l = std::net::TcpListener::bind("127.0.0.1:0")?;
+            l.local_addr()?.port()
+        };
+        let child = Command::new(&chromedriver)
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .with_context(|| {
+                format!(
+                    "starting {} (run `cargo xtask test`, it installs it)",
+                    chromedriver.display()
+                )
+            })?;
+        let profile = tempfile::tempdir()?;
+        let mut caps = DesiredCapabilities::chrome();
+        caps.set_binary(&chromium.to_string_lossy())?;
+        for arg in [
+            "--headless=new",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-dev-shm-usage",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--no-first-run",
+            "--disable-quic",
+            "--window-size=1280,900",
+        ] {
+            caps.add_arg(arg)?;
+        }
+        caps.add_arg(&format!("--user-data-dir={}", profile.path().display()))?;
+        let url = format!("http://127.0.0.1:{port}");
+        let start = Instant::now();
+        let driver = loop {
+            match WebDriver::new(&url, caps.clone()).await {
+                Ok(d) => break d,
+                Err(e) if start.elapsed() < Duration::from_secs(15) => {
+                    let _ = e;
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+                Err(e) => return Err(e).context("connecting to chromedriver"),
+            }
+        };
+        Ok(Browser {
+            driver,
+            chromedriver: child,
+            _profile: profile,
+        })
+    }
+
+    /// Run a script and return its JSON result.
+    pub async fn eval(&self, script: &str) -> anyhow::Result<serde_json::Value> {
+        Ok(self.driver.execute(script, vec![]).await?.json().clone())
+    }
+
+    /// Poll `script` until it returns a truthy value, or time out.
+    pub async fn wait_for(
+        &self,
+        what: &str,
+        timeout: Duration,
+        script: &str,
+    ) -> anyhow::Result<serde_json::Value> {
+        let start = Instant::now();
+        loop {
+            let v = self.eval(script).await?;
+            let truthy = !(v.is_null() || v == false || v == "" || v == 0);
+            if truthy {
+                return Ok(v);
+            }
+            if start.elapsed() > timeout {
+                bail!("timed out after {timeout:?} waiting for {what}");
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Save a screenshot under the artifacts directory.
+    pub async fn screenshot(&self, name: &str) -> anyhow::Result<PathBuf> {
+        let path = artifacts_dir().join(format!("{name}.png"));
+        self.driver.screenshot(&path).await?;
+        Ok(path)
+    }
+
+    /// Console messages are not exposed by chromedriver portably; pages under
+    /// test record errors in `window.__errors` instead. Returns them.
+    pub async fn page_errors(&self) -> anyhow::Result<serde_json::Value> {
+        self.eval("return window.__errors || []").await
+    }
+
+    /// End the session and chromedriver.
+    pub async fn quit(mut self) {
+        let _ = self.driver.clone().quit().await;
+        let _ = self.chromedriver.kill();
+        let _ = self.chromedriver.wait();
+    }
+}
+
+impl Drop for Browser {
+    fn drop(&mut self) {
+        let _ = self.chromedriver.kill();
+    }
+}
