@@ -34,12 +34,15 @@ enum Command {
     Test(test::TestArgs),
 }
 
-/// The workspace root.
+/// The workspace root. Read at run time (`cargo run` sets
+/// CARGO_MANIFEST_DIR), not baked in at compile time: clones sharing one
+/// CARGO_TARGET_DIR may run a binary built from another checkout.
 pub fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("xtask lives in the workspace")
-        .to_path_buf()
+    std::env::var_os("CARGO_MANIFEST_DIR")
+        .map(PathBuf::from)
+        .and_then(|p| p.parent().map(PathBuf::from))
+        .or_else(|| std::env::current_dir().ok())
+        .expect("run through `cargo xtask` from the workspace")
 }
 
 /// Cargo's target directory (honours CARGO_TARGET_DIR).
