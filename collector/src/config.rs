@@ -19,6 +19,8 @@ pub struct Config {
     pub snippet_dir: PathBuf,
     /// Ingest limits.
     pub ingest: IngestConfig,
+    /// Signals, detection and notifications.
+    pub signals: crate::signals::SignalsConfig,
 }
 
 /// Limits of the ingest path.
@@ -61,6 +63,7 @@ impl Default for Config {
             database_url: None,
             snippet_dir: PathBuf::from("dist/snippet"),
             ingest: IngestConfig::default(),
+            signals: crate::signals::SignalsConfig::default(),
         }
     }
 }
@@ -95,6 +98,7 @@ impl fmt::Debug for Config {
             )
             .field("snippet_dir", &self.snippet_dir)
             .field("ingest", &self.ingest)
+            .field("signals", &self.signals)
             .finish()
     }
 }

@@ -12,12 +12,18 @@
 //! - [`store`]: the database (SQLite or PostgreSQL), migrations and queries.
 //! - [`ingest`]: batch validation and the single writer task (group commit).
 //! - [`keys`]: site keys, admin tokens and their hashes.
+//! - [`signals`]: session model, rollups, the signals engine (leader only).
+//! - [`detect`]: the pure spike detector and the traffic generator.
+//! - [`notify`]: notifiers (PagerDuty, Opsgenie, Slack, webhook) and the outbox.
 //! - [`state`]: the shared application state.
 
 pub mod config;
+pub mod detect;
 pub mod http;
 pub mod ingest;
 pub mod keys;
+pub mod notify;
+pub mod signals;
 pub mod state;
 pub mod store;
 

@@ -1,0 +1,24 @@
+//! The spike detector: pure logic, no I/O, time as an input.
+//!
+//! Each watched series (abandonment rate, call error rate, stall rate) gets a
+//! [`series::SeriesDetector`]: a volume-weighted EWMA baseline, a one-sided
+//! significance test that fits the data (exact binomial tail for rates,
+//! Poisson tail for counts), minimum-sample guards so thin traffic (a quiet
+//! night) is never judged, a minimum magnitude, and hysteresis (open after
+//! `open_after` breaching buckets, resolve after `resolve_after` healthy ones).
+//! Baselines learn only from healthy buckets, so a spike never teaches the
+//! detector that it is normal.
+//!
+//! # Layout
+//! - [`stats`]: log-gamma, binomial and Poisson upper-tail probabilities.
+//! - [`series`]: parameters, the per-series state machine and its transitions.
+//! - [`attribution`]: which endpoints and statuses explain an incident.
+//! - [`traffic`]: a seeded, replayable storefront traffic generator used by
+//!   the accuracy tests and drills.
+
+pub mod attribution;
+pub mod series;
+pub mod stats;
+pub mod traffic;
+
+pub use series::{DetectorParams, SeriesDetector, SeriesKind, Transition, Verdict};

@@ -1,0 +1,70 @@
+//! Slack incoming webhook: `text` (the notification fallback) plus `blocks`.
+//! Everything that came from shoppers' pages (endpoint paths, statuses,
+//! session ids) is escaped (`&`, `<`, `>`), so a crafted URL can neither
+//! inject a link nor ping `<!channel>`.
+
+use serde_json::json;
+
+use super::{Action, Delivery, Notice};
+
+/// Escape text for Slack `mrkdwn`.
+pub fn escape(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+}
+
+/// The request for `notice`.
+pub fn build(webhook_url: &str, n: &Notice<'_>) -> Delivery {
+    let i = n.incident;
+    let headline = match n.action {
+        Action::Trigger => format!(
+            ":rotating_light: *Incident #{}*: {}",
+            i.id,
+            escape(&i.summary)
+        ),
+        Action::Resolve => format!(
+            ":white_check_mark: *Resolved #{}*: {}",
+            i.id,
+            escape(&i.summary)
+        ),
+    };
+    let mut lines = Vec::new();
+    for c in i.details.culprits.iter().take(3) {
+        lines.push(format!(
+            "• `{}` — {} of {} calls failed{}",
+            escape(&c.endpoint),
+            c.trouble,
+            c.calls,
+            c.top_status
+                .as_deref()
+                .map(|s| format!(" (mostly {})", escape(s)))
+                .unwrap_or_default()
+        ));
+    }
+    if !i.details.samples.is_empty() {
+        let s: Vec<String> = i
+            .details
+            .samples
+            .iter()
+            .take(3)
+            .map(|s| format!("`{}`", escape(s)))
+            .collect();
+        lines.push(format!("Sample sessions: {}", s.join(", ")));
+    }
+    let mut blocks =
+        vec![json!({ "type": "section", "text": { "type": "mrkdwn", "text": headline } })];
+    if !lines.is_empty() && n.action == Action::Trigger {
+        blocks.push(
+            json!({ "type": "section", "text": { "type": "mrkdwn", "text": lines.join("\n") } }),
+        );
+    }
+    if let Some(url) = &n.view_url {
+        blocks.push(json!({ "type": "context", "elements": [{ "type": "mrkdwn", "text": format!("<{}|Open the incident view>", escape(url)) }] }));
+    }
+    Delivery {
+        url: webhook_url.to_string(),
+        headers: Vec::new(),
+        body: json!({ "text": headline, "blocks": blocks }).to_string(),
+    }
+}
