@@ -43,6 +43,10 @@ pub async fn serve(
 ) -> anyhow::Result<()> {
     let db = store::Db::connect(&config.database_url()).await?;
     db.migrate().await?;
+    let engine = config.signals.enabled.then(|| {
+        let holder = format!("{}-{}", std::process::id(), keys::new_site_key());
+        signals::engine::Engine::spawn(db.clone(), config.signals.clone(), holder)
+    });
     let (state, writer) = AppState::start(db, config);
     let app = http::app(state.clone());
     tracing::info!(addr = %listener.local_addr()?, "collector listening");
@@ -56,6 +60,9 @@ pub async fn serve(
     // what was accepted and stops.
     drop(state);
     writer.finish().await;
+    if let Some(engine) = engine {
+        engine.stop().await;
+    }
     tracing::info!("collector stopped");
     Ok(())
 }

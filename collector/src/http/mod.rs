@@ -4,12 +4,14 @@
 //! - [`error`]: the one HTTP error type and its JSON body.
 //! - [`ingest`]: `POST /v1/ingest` and its CORS preflight.
 //! - [`admin`]: bearer-token admin API under `/v1/admin/`.
+//! - [`incidents`]: signals series, incidents, notifiers, Prometheus gauges (admin).
 //! - [`snippet`]: the built snippet files under `/snippet/`.
 //! - [`health`]: `/healthz` and `/readyz`.
 
 pub mod admin;
 pub mod error;
 pub mod health;
+pub mod incidents;
 pub mod ingest;
 pub mod snippet;
 
@@ -23,6 +25,7 @@ pub fn app(state: AppState) -> Router {
     Router::new()
         .merge(ingest::router(&state))
         .merge(admin::router())
+        .merge(incidents::router())
         .merge(health::router())
         .merge(snippet::router(&snippet_dir))
         .with_state(state)

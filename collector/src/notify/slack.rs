@@ -68,3 +68,59 @@ pub fn build(webhook_url: &str, n: &Notice<'_>) -> Delivery {
         body: json!({ "text": headline, "blocks": blocks }).to_string(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{
+        detect::attribution::Culprit,
+        signals::{incident::IncidentDetails, store::Incident},
+    };
+
+    #[test]
+    fn shopper_strings_cannot_ping_or_link() {
+        let incident = Incident {
+            id: 7,
+            series: "errors".into(),
+            status: "open".into(),
+            since: 0,
+            opened_at: 0,
+            updated_at: 0,
+            ended: None,
+            resolved_at: None,
+            baseline: 0.01,
+            observed: 0.3,
+            peak_ratio: 30.0,
+            summary: "storefront API errors 30.0× baseline, led by POST /api/<!channel>".into(),
+            details: IncidentDetails {
+                culprits: vec![Culprit {
+                    endpoint: "POST /x/<https://evil.example|click>&".into(),
+                    top_status: Some("503".into()),
+                    calls: 10,
+                    trouble: 5,
+                    excess: 4.0,
+                }],
+                samples: vec!["s_<@U123>".into()],
+                ..Default::default()
+            },
+        };
+        let n = Notice {
+            site_key: "pk_test",
+            incident: &incident,
+            action: Action::Trigger,
+            view_url: None,
+            now: 0,
+        };
+        let d = build("https://hooks.example/T/B/X", &n);
+        let v: serde_json::Value = serde_json::from_str(&d.body).unwrap();
+        let all = v.to_string();
+        for raw in ["<!channel>", "<https://evil", "<@U123>"] {
+            assert!(!all.contains(raw), "{all}");
+        }
+        assert!(
+            all.contains("&lt;!channel&gt;") && all.contains("&amp;"),
+            "{all}"
+        );
+        assert_eq!(v["blocks"].as_array().unwrap().len(), 2);
+    }
+}
