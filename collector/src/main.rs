@@ -47,6 +47,71 @@ struct ServeArgs {
     log_json: bool,
     #[command(flatten)]
     db: DbArgs,
+    #[command(flatten)]
+    signals: SignalsArgs,
+}
+
+/// `[signals]` settings that are commonly overridden (defaults in
+/// `signals::SignalsConfig`).
+#[derive(Args, Debug)]
+struct SignalsArgs {
+    /// Rollup bucket, ms (default 60000).
+    #[arg(long, env = "STEADYCART_SIGNALS_BUCKET_MS")]
+    signals_bucket_ms: Option<u64>,
+    /// Delay before a closed bucket is rolled up, ms (default 5000).
+    #[arg(long, env = "STEADYCART_SIGNALS_SETTLE_MS")]
+    signals_settle_ms: Option<u64>,
+    /// Quiet time after a page exit that makes it an abandonment, ms (default 20000).
+    #[arg(long, env = "STEADYCART_SIGNALS_EXIT_GRACE_MS")]
+    signals_exit_grace_ms: Option<u64>,
+    /// Leader lease, ms (default 15000).
+    #[arg(long, env = "STEADYCART_SIGNALS_LEASE_MS")]
+    signals_lease_ms: Option<u64>,
+    /// Engine tick, ms (default 1000).
+    #[arg(long, env = "STEADYCART_SIGNALS_TICK_MS")]
+    signals_tick_ms: Option<u64>,
+    /// PagerDuty Events API base URL.
+    #[arg(long, env = "STEADYCART_PAGERDUTY_URL")]
+    pagerduty_url: Option<String>,
+    /// Opsgenie API base URL.
+    #[arg(long, env = "STEADYCART_OPSGENIE_URL")]
+    opsgenie_url: Option<String>,
+    /// This collector's public URL, for links in notifications.
+    #[arg(long, env = "STEADYCART_PUBLIC_URL")]
+    public_url: Option<String>,
+    /// Don't run detection and notification on this instance.
+    #[arg(long, env = "STEADYCART_SIGNALS_DISABLED")]
+    signals_disabled: bool,
+}
+
+impl SignalsArgs {
+    fn apply(self, c: &mut steadycart_collector::signals::SignalsConfig) {
+        use std::time::Duration;
+        let ms = Duration::from_millis;
+        if let Some(v) = self.signals_bucket_ms {
+            c.bucket = ms(v.max(1));
+        }
+        if let Some(v) = self.signals_settle_ms {
+            c.settle = ms(v);
+        }
+        if let Some(v) = self.signals_exit_grace_ms {
+            c.exit_grace = ms(v);
+        }
+        if let Some(v) = self.signals_lease_ms {
+            c.lease_ttl = ms(v);
+        }
+        if let Some(v) = self.signals_tick_ms {
+            c.tick = ms(v.max(10));
+        }
+        if let Some(v) = self.pagerduty_url {
+            c.pagerduty_url = v;
+        }
+        if let Some(v) = self.opsgenie_url {
+            c.opsgenie_url = v;
+        }
+        c.public_url = self.public_url.or(c.public_url.take());
+        c.enabled = !self.signals_disabled;
+    }
 }
 
 #[derive(Subcommand, Debug)]
@@ -110,13 +175,14 @@ async fn main() -> anyhow::Result<()> {
     match cli.command {
         Command::Serve(args) => {
             init_tracing(args.log_json);
-            let config = Config {
+            let mut config = Config {
                 listen: args.listen,
                 data_dir: args.db.data_dir,
                 database_url: args.db.database_url,
                 snippet_dir: args.snippet_dir,
                 ..Config::default()
             };
+            args.signals.apply(&mut config.signals);
             tracing::info!(?config, "starting");
             let listener = tokio::net::TcpListener::bind(config.listen)
                 .await
