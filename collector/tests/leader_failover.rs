@@ -194,7 +194,7 @@ async fn killing_the_leader_mid_incident_sends_one_trigger_and_one_resolve() {
     }
     let killed = killed.expect("the incident triggered during the spike");
     assert!(
-        killed < end as u64,
+        killed < end,
         "killed at bucket {killed}, before the spike ended"
     );
 
