@@ -7,6 +7,8 @@ use steadycart_protocol::Outcome;
 pub enum Ending {
     /// A response arrived with this status (0 for opaque responses).
     Response(u16),
+    /// A 2xx response whose (small JSON) body reported an application error.
+    AppError(u16),
     /// The request failed at the network level.
     NetworkError,
     /// The page aborted it.
@@ -25,6 +27,7 @@ pub fn classify(
         Ending::Response(s) if s >= 500 || error_statuses.contains(&s) => Outcome::HttpError,
         Ending::Response(_) if duration_ms > slow_after_ms => Outcome::Slow,
         Ending::Response(_) => Outcome::Ok,
+        Ending::AppError(_) => Outcome::AppError,
         Ending::NetworkError => Outcome::NetworkError,
         Ending::Aborted => Outcome::Aborted,
     }
@@ -56,5 +59,9 @@ mod tests {
             Outcome::NetworkError
         );
         assert_eq!(classify(Ending::Aborted, 10, 3000, &[]), Outcome::Aborted);
+        assert_eq!(
+            classify(Ending::AppError(200), 3500, 3000, &[]),
+            Outcome::AppError
+        );
     }
 }

@@ -9,6 +9,14 @@
 //! | `data-error-statuses` | 4xx statuses counted as errors, e.g. `409,429` | none (5xx always) |
 //! | `data-confirmation` | comma-separated path prefixes of the order confirmation page | none |
 //! | `data-text-ROLE` | fallback message for ROLE | calm defaults below |
+//! | `data-app-error` | opt-in: top-level field of a small (≤ 16 KiB) JSON 2xx response body whose truthy value makes the call an `app_error`, e.g. `error` | off |
+//! | `data-sku` | where SKUs are: `/api/price/{sku}` path patterns and/or `body:FIELD` of a JSON request body (see [`crate::sku`]) | none |
+//!
+//! The same options may come from a JSON object on the page,
+//! `<script type="application/json" id="steadycart-config">{"site": "…",
+//! "checkout": ["POST /api/checkout"], "stall-ms-price": 1500}</script>`: keys
+//! are the attribute names without `data-`, arrays are joined with commas.
+//! Attributes on the tag win over the page object ([`merge`]).
 //!
 //! Unknown `data-*` attributes are errors (a typo must not silently disable
 //! watching); other attributes (`src`, `type`, `integrity`, `nonce`, …) are the
@@ -18,7 +26,13 @@ use std::fmt;
 
 use steadycart_protocol::Role;
 
-use crate::rules::{self, Rule, RuleError};
+use crate::{
+    rules::{self, Rule, RuleError},
+    sku::{self, SkuRule},
+};
+
+/// Largest response body read (from a clone) to look for an app error.
+pub const APP_ERROR_BODY_CAP: u32 = 16 * 1024;
 
 /// Index of a role in per-role arrays.
 pub fn idx(role: Role) -> usize {
@@ -58,6 +72,10 @@ pub struct Config {
     pub confirmation_paths: Vec<String>,
     /// Fallback texts per role ([`idx`] order).
     pub texts: [String; 4],
+    /// JSON field of a 2xx body that signals an application error (opt-in).
+    pub app_error_field: Option<String>,
+    /// Where SKUs are found.
+    pub sku_rules: Vec<SkuRule>,
 }
 
 /// Why the configuration was refused. The snippet then installs nothing and
@@ -78,6 +96,10 @@ pub enum ConfigError {
     UnknownAttribute(String),
     /// No endpoint rules at all: nothing would be watched.
     NoRules,
+    /// A `data-sku` rule could not be parsed.
+    BadSku(String),
+    /// The page's `steadycart-config` is not a JSON object.
+    BadPageConfig,
 }
 
 impl fmt::Display for ConfigError {
@@ -91,6 +113,13 @@ impl fmt::Display for ConfigError {
             }
             ConfigError::BadNumber(attr) => write!(f, "{attr} must be a whole number in range"),
             ConfigError::UnknownAttribute(attr) => write!(f, "unknown option {attr}"),
+            ConfigError::BadSku(rule) => write!(
+                f,
+                "data-sku: bad rule {rule:?} (use /path/{{sku}} or body:FIELD)"
+            ),
+            ConfigError::BadPageConfig => {
+                write!(f, "#steadycart-config must hold a JSON object")
+            }
             ConfigError::NoRules => write!(
                 f,
                 "no endpoint rules: add data-checkout, data-cart, data-payment or data-price"
@@ -118,6 +147,8 @@ pub fn from_attributes(
     let mut error_statuses = Vec::new();
     let mut confirmation_paths = Vec::new();
     let mut texts = DEFAULT_TEXTS.map(String::from);
+    let mut app_error_field = None;
+    let mut sku_rules = Vec::new();
 
     for (name, value) in attrs {
         let name = name.to_ascii_lowercase();
@@ -148,6 +179,8 @@ pub fn from_attributes(
         match key {
             "site" => site_key = Some(value.to_string()),
             "collector" => collector = Some(value.trim_end_matches('/').to_string()),
+            "app-error" => app_error_field = Some(value.to_string()).filter(|v| !v.is_empty()),
+            "sku" => sku_rules = sku::parse_rules(value).map_err(ConfigError::BadSku)?,
             "error-statuses" => {
                 error_statuses = value
                     .split(',')
@@ -201,7 +234,21 @@ pub fn from_attributes(
         error_statuses,
         confirmation_paths,
         texts,
+        app_error_field,
+        sku_rules,
     })
+}
+
+/// Options from the page's JSON object (keys without `data-`) merged under
+/// the tag's attributes: an attribute wins over the same key on the page.
+pub fn merge(page: &[(String, String)], attrs: &[(String, String)]) -> Vec<(String, String)> {
+    let mut out: Vec<(String, String)> = page
+        .iter()
+        .map(|(k, v)| (format!("data-{}", k.to_ascii_lowercase()), v.clone()))
+        .filter(|(k, _)| !attrs.iter().any(|(a, _)| a.eq_ignore_ascii_case(k)))
+        .collect();
+    out.extend(attrs.iter().cloned());
+    out
 }
 
 impl Config {
@@ -262,6 +309,38 @@ mod tests {
         );
         assert!(c.is_collector_url("https://collect.example/v1/ingest?key=x"));
         assert!(!c.is_collector_url("https://collect.example.evil/v1"));
+    }
+
+    #[test]
+    fn page_object_merges_under_attributes() {
+        let page = attrs(&[
+            ("site", "pk_page1"),
+            ("checkout", "POST /api/checkout"),
+            ("stall-ms-price", "1500"),
+            ("sku", "/api/price/{sku}, body:sku"),
+            ("app-error", "error"),
+        ]);
+        let tag = attrs(&[("data-site", "pk_tag1"), ("data-price", "GET /api/price/*")]);
+        let c = from_attributes(&merge(&page, &tag), SRC).unwrap();
+        assert_eq!(c.site_key, "pk_tag1", "the tag wins");
+        assert_eq!(c.rules.len(), 2);
+        assert_eq!(c.stall_ms[idx(Role::Price)], 1500);
+        assert_eq!(c.sku_rules.len(), 2);
+        assert_eq!(c.app_error_field.as_deref(), Some("error"));
+        let bad = merge(&attrs(&[("chekout", "/x")]), &tag);
+        assert_eq!(
+            from_attributes(&bad, SRC).unwrap_err().to_string(),
+            "unknown option data-chekout"
+        );
+        let bad = attrs(&[
+            ("data-site", "pk_1234"),
+            ("data-price", "/p"),
+            ("data-sku", "/p/x"),
+        ]);
+        assert!(from_attributes(&bad, SRC)
+            .unwrap_err()
+            .to_string()
+            .starts_with("data-sku: bad rule"));
     }
 
     #[test]

@@ -3,28 +3,50 @@
 
 use steadycart_protocol::{EventBody, Outcome, Role};
 
-/// Funnel state of the current page.
-#[derive(Debug, Clone, Default)]
+/// Funnel state of the current checkout attempt. It outlives the page (the
+/// shell keeps it in sessionStorage, see [`Funnel::to_stored`]): the order
+/// POST completes on one page and the confirmation page loads next, and the
+/// two must count as one completed checkout.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Funnel {
     checkout_started: bool,
     completed: bool,
 }
 
 impl Funnel {
-    /// A watched call started: a checkout or payment call starts checkout.
+    /// Parse the stored form; junk is a fresh funnel.
+    pub fn parse(stored: &str) -> Funnel {
+        let b = stored.as_bytes();
+        Funnel {
+            checkout_started: b.first() == Some(&b'1'),
+            completed: b.get(1) == Some(&b'1'),
+        }
+    }
+
+    /// The stored form (two flags, `"10"` = started, not completed).
+    pub fn to_stored(&self) -> String {
+        let flag = |b| if b { '1' } else { '0' };
+        [flag(self.checkout_started), flag(self.completed)]
+            .iter()
+            .collect()
+    }
+
+    /// A watched call started: a checkout or payment call starts a checkout
+    /// attempt, unless one is already under way. After a completed attempt,
+    /// the next checkout call starts a new one (a second order).
     pub fn on_call_start(&mut self, role: Role) -> Option<EventBody> {
         if matches!(role, Role::Checkout | Role::Payment)
-            && !self.checkout_started
-            && !self.completed
+            && (!self.checkout_started || self.completed)
         {
             self.checkout_started = true;
+            self.completed = false;
             return Some(EventBody::CheckoutStarted);
         }
         None
     }
 
     /// A watched call ended: a successful cart write is cart activity, a
-    /// successful non-GET checkout call completes the checkout.
+    /// successful non-GET checkout call completes the attempt (once).
     pub fn on_call_end(&mut self, role: Role, method: &str, outcome: Outcome) -> Option<EventBody> {
         let ok = matches!(outcome, Outcome::Ok | Outcome::Slow);
         let write = !method.eq_ignore_ascii_case("GET") && !method.eq_ignore_ascii_case("HEAD");
@@ -38,7 +60,8 @@ impl Funnel {
         }
     }
 
-    /// The page is at `path`: a confirmation path completes the checkout.
+    /// The page is at `path`: a confirmation path completes the attempt,
+    /// unless the order call already did (or the page is reloaded).
     pub fn on_page(&mut self, path: &str, confirmation_paths: &[String]) -> Option<EventBody> {
         if !self.completed
             && confirmation_paths
@@ -51,7 +74,7 @@ impl Funnel {
         None
     }
 
-    /// Whether this page saw the checkout complete.
+    /// Whether the current attempt completed.
     pub fn completed(&self) -> bool {
         self.completed
     }
@@ -93,5 +116,32 @@ mod tests {
         assert_eq!(f.on_page("/cart", &paths), None);
         assert!(f.on_page("/order/confirmed/A-1", &paths).is_some());
         assert_eq!(f.on_page("/order/confirmed/A-1", &paths), None);
+    }
+
+    /// The known bug: the order POST's 2xx and the confirmation page that
+    /// follows it (a new page, state carried in sessionStorage) counted as
+    /// two completed checkouts.
+    #[test]
+    fn order_call_then_confirmation_page_counts_once() {
+        let paths = vec!["/order/".to_string()];
+        let mut f = Funnel::default();
+        assert!(f.on_call_start(Role::Checkout).is_some());
+        assert!(f.on_call_end(Role::Checkout, "POST", Outcome::Ok).is_some());
+        let mut next_page = Funnel::parse(&f.to_stored());
+        assert_eq!(next_page.on_page("/order/A-1", &paths), None);
+        // A second order in the same session is a new attempt.
+        assert_eq!(
+            next_page.on_call_start(Role::Checkout),
+            Some(EventBody::CheckoutStarted)
+        );
+        assert!(next_page.on_page("/order/A-2", &paths).is_some());
+    }
+
+    #[test]
+    fn stored_form_round_trips_and_junk_is_fresh() {
+        let mut f = Funnel::default();
+        f.on_call_start(Role::Payment);
+        assert_eq!(Funnel::parse(&f.to_stored()), f);
+        assert_eq!(Funnel::parse("<x>"), Funnel::default());
     }
 }

@@ -11,6 +11,7 @@
 //! - [`rules`]: endpoint rules: which calls have which role.
 //! - [`classify`]: the outcome of a watched call.
 //! - [`session`]: session ids and inactivity timeout.
+//! - [`sku`]: SKU extraction from paths and JSON request bodies.
 //! - [`funnel`]: funnel events (cart activity, checkout started/completed).
 //! - [`fallback`]: which fallback message is visible, without flapping.
 //! - [`outbox`]: batching of events for delivery.
@@ -26,6 +27,7 @@ pub mod funnel;
 pub mod outbox;
 pub mod rules;
 pub mod session;
+pub mod sku;
 
 #[cfg(target_arch = "wasm32")]
 mod shell;

@@ -15,6 +15,57 @@ pub fn attributes(tag: &JsValue) -> Vec<(String, String)> {
         .collect()
 }
 
+/// Options from the page's `<script type="application/json"
+/// id="steadycart-config">` object, as (key, text) pairs: arrays joined with
+/// commas, numbers and booleans as text. `Err` when present but not a JSON
+/// object.
+pub fn page_config() -> Result<Vec<(String, String)>, ()> {
+    let Some(el) = web_sys::window()
+        .and_then(|w| w.document())
+        .and_then(|d| d.get_element_by_id("steadycart-config"))
+    else {
+        return Ok(Vec::new());
+    };
+    let text = el.text_content().unwrap_or_default();
+    let value = js_sys::JSON::parse(&text).map_err(|_| ())?;
+    if !value.is_object() || js_sys::Array::is_array(&value) {
+        return Err(());
+    }
+    let entries = js_sys::Object::entries(value.unchecked_ref());
+    Ok(entries
+        .iter()
+        .filter_map(|pair| {
+            let pair: js_sys::Array = pair.unchecked_into();
+            let key = pair.get(0).as_string()?;
+            let v = pair.get(1);
+            let text = if js_sys::Array::is_array(&v) {
+                v.unchecked_into::<js_sys::Array>().join(",").into()
+            } else {
+                js_sys::JsString::from(v).into()
+            };
+            Some((key, text))
+        })
+        .collect())
+}
+
+/// The text of `field` in a JSON body value: `body` is a string (parsed
+/// with the browser's `JSON.parse`) or an already parsed object. `None`
+/// when absent, `null`, `false` or the body is not JSON.
+pub fn json_field(body: &JsValue, field: &str) -> Option<String> {
+    let value = match body.as_string() {
+        Some(text) => js_sys::JSON::parse(&text).ok()?,
+        None => body.clone(),
+    };
+    if !value.is_object() {
+        return None;
+    }
+    let v = js_sys::Reflect::get(&value, &JsValue::from_str(field)).ok()?;
+    if v.is_undefined() || v.is_null() || v == JsValue::FALSE {
+        return None;
+    }
+    Some(js_sys::JsString::from(v).into())
+}
+
 /// `len` random bytes as lower-case hex, from `crypto.getRandomValues`.
 pub fn random_hex(len: usize) -> String {
     let mut buf = vec![0u8; len];

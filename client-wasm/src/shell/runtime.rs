@@ -18,9 +18,11 @@ use crate::{
     outbox::Outbox,
     rules::{self, strip_query},
     session::{self, Session},
+    sku,
 };
 
 const SESSION_KEY: &str = "steadycart.session";
+const FUNNEL_KEY: &str = "steadycart.funnel";
 
 #[wasm_bindgen(module = "/js/shim.js")]
 extern "C" {
@@ -34,6 +36,7 @@ struct Pending {
     url: String,
     started: f64,
     stalled: bool,
+    sku: Option<String>,
     /// Dropping it cancels the stall notice.
     _stall: Timeout,
 }
@@ -66,7 +69,12 @@ pub(super) fn with_runtime<R>(f: impl FnOnce(&mut Runtime) -> R) -> Option<R> {
 }
 
 pub(super) fn start(tag: JsValue, script_url: &str) -> Result<(), JsValue> {
-    let config = match config::from_attributes(&page::attributes(&tag), script_url) {
+    let config = page::page_config()
+        .map_err(|()| config::ConfigError::BadPageConfig)
+        .and_then(|page| {
+            config::from_attributes(&config::merge(&page, &page::attributes(&tag)), script_url)
+        });
+    let config = match config {
         Ok(c) => c,
         Err(e) => {
             warn(&format!(
@@ -101,7 +109,10 @@ pub(super) fn start(tag: JsValue, script_url: &str) -> Result<(), JsValue> {
         next_token: 1,
         board: FallbackBoard::default(),
         hide_checks: Default::default(),
-        funnel: Funnel::default(),
+        funnel: page::session_storage()
+            .and_then(|s| s.get_item(FUNNEL_KEY).ok().flatten())
+            .map(|s| Funnel::parse(&s))
+            .unwrap_or_default(),
         outbox: Outbox::default(),
         transport,
         ui: None,
@@ -115,26 +126,43 @@ pub(super) fn start(tag: JsValue, script_url: &str) -> Result<(), JsValue> {
         .funnel
         .on_page(&path, &runtime.config.confirmation_paths)
     {
-        runtime.record(done);
+        runtime.funnel_event(done);
     }
     RUNTIME.with(|c| *c.borrow_mut() = Some(runtime));
     install_page_listeners(&window);
     Ok(())
 }
 
-/// The object `js/shim.js` calls: `start(method, url) -> token | undefined`,
-/// `end(token, status)`, `fail(token, aborted)`. Page-lifetime closures.
+/// The object `js/shim.js` calls (its header documents the contract):
+/// `start(method, url, body) -> token | undefined`, `bodyCap(token)`,
+/// `end(token, status, body)`, `fail(token, aborted)`. Page-lifetime closures.
 fn hooks_object() -> Result<JsValue, JsValue> {
     let hooks = js_sys::Object::new();
-    let start =
-        Closure::<dyn FnMut(String, String) -> JsValue>::new(|method: String, url: String| {
-            with_runtime(|rt| rt.on_start(method, url))
+    let start = Closure::<dyn FnMut(String, String, JsValue) -> JsValue>::new(
+        |method: String, url: String, body: JsValue| {
+            with_runtime(|rt| rt.on_start(method, url, &body))
                 .flatten()
                 .map_or(JsValue::UNDEFINED, JsValue::from)
-        });
-    let end = Closure::<dyn FnMut(u32, u16)>::new(|token: u32, status: u16| {
-        with_runtime(|rt| rt.on_end(token, Ending::Response(status)));
+        },
+    );
+    let body_cap = Closure::<dyn FnMut(u32) -> u32>::new(|token: u32| {
+        with_runtime(|rt| rt.body_cap(token)).unwrap_or(0)
     });
+    let end =
+        Closure::<dyn FnMut(u32, u16, JsValue)>::new(|token: u32, status: u16, body: JsValue| {
+            with_runtime(|rt| {
+                let app_error = (200..300).contains(&status)
+                    && rt.config.app_error_field.as_deref().is_some_and(|f| {
+                        !body.is_undefined() && page::json_field(&body, f).is_some()
+                    });
+                let ending = if app_error {
+                    Ending::AppError(status)
+                } else {
+                    Ending::Response(status)
+                };
+                rt.on_end(token, ending)
+            });
+        });
     let fail = Closure::<dyn FnMut(u32, bool)>::new(|token: u32, aborted: bool| {
         let ending = if aborted {
             Ending::Aborted
@@ -144,10 +172,12 @@ fn hooks_object() -> Result<JsValue, JsValue> {
         with_runtime(|rt| rt.on_end(token, ending));
     });
     js_sys::Reflect::set(&hooks, &"start".into(), start.as_ref())?;
+    js_sys::Reflect::set(&hooks, &"bodyCap".into(), body_cap.as_ref())?;
     js_sys::Reflect::set(&hooks, &"end".into(), end.as_ref())?;
     js_sys::Reflect::set(&hooks, &"fail".into(), fail.as_ref())?;
     // The hooks live as long as the page: the wrappers may call them anytime.
     start.forget();
+    body_cap.forget();
     end.forget();
     fail.forget();
     Ok(hooks.into())
@@ -175,11 +205,18 @@ fn install_page_listeners(window: &web_sys::Window) {
 }
 
 impl Runtime {
-    fn on_start(&mut self, method: String, url: String) -> Option<u32> {
+    fn on_start(&mut self, method: String, url: String, body: &JsValue) -> Option<u32> {
         if self.config.is_collector_url(&url) {
             return None;
         }
         let role = rules::role_of(&self.config.rules, &method, &url, &self.page_origin)?;
+        let sku = rules::split_url(&url)
+            .and_then(|u| sku::from_path(&self.config.sku_rules, u.path))
+            .or_else(|| {
+                let field = sku::body_field(&self.config.sku_rules)?;
+                let text = body.as_string().filter(|t| t.len() <= 4096)?;
+                sku::clean(&page::json_field(&JsValue::from_str(&text), field)?)
+            });
         let token = self.next_token;
         self.next_token = self.next_token.wrapping_add(1).max(1);
         let stall_ms = self.config.stall_ms[idx(role)];
@@ -194,13 +231,33 @@ impl Runtime {
                 method,
                 started: page::now(),
                 stalled: false,
+                sku,
                 _stall: stall,
             },
         );
         if let Some(e) = self.funnel.on_call_start(role) {
-            self.record(e);
+            self.funnel_event(e);
         }
         Some(token)
+    }
+
+    /// Bytes of response body the shim may read (from a clone) for `token`.
+    fn body_cap(&self, token: u32) -> u32 {
+        match (
+            &self.config.app_error_field,
+            self.pending.contains_key(&token),
+        ) {
+            (Some(_), true) => config::APP_ERROR_BODY_CAP,
+            _ => 0,
+        }
+    }
+
+    /// Record a funnel event and persist the funnel for the next page.
+    fn funnel_event(&mut self, e: EventBody) {
+        if let Some(s) = page::session_storage() {
+            let _ = s.set_item(FUNNEL_KEY, &self.funnel.to_stored());
+        }
+        self.record(e);
     }
 
     fn on_stall(&mut self, token: u32) {
@@ -209,6 +266,7 @@ impl Runtime {
         };
         p.stalled = true;
         let (role, method, url, started) = (p.role, p.method.clone(), p.url.clone(), p.started);
+        let sku = p.sku.clone();
         let outcome = steadycart_protocol::Outcome::Stall;
         self.record(EventBody::Call(CallEvent {
             role,
@@ -217,7 +275,7 @@ impl Runtime {
             url,
             status: None,
             duration_ms: (page::now() - started) as u32,
-            sku: None,
+            sku,
         }));
         self.apply_outcome(role, outcome);
     }
@@ -235,11 +293,11 @@ impl Runtime {
             &self.config.error_statuses,
         );
         let status = match ending {
-            Ending::Response(s) if s > 0 => Some(s),
+            Ending::Response(s) | Ending::AppError(s) if s > 0 => Some(s),
             _ => None,
         };
         if let Some(e) = self.funnel.on_call_end(role, &p.method, outcome) {
-            self.record(e);
+            self.funnel_event(e);
         }
         self.record(EventBody::Call(CallEvent {
             role,
@@ -248,7 +306,7 @@ impl Runtime {
             url: p.url,
             status,
             duration_ms,
-            sku: None,
+            sku: p.sku,
         }));
         self.apply_outcome(role, outcome);
     }
