@@ -5,12 +5,14 @@
 //! - [`ingest`]: `POST /v1/ingest` and its CORS preflight.
 //! - [`admin`]: bearer-token admin API under `/v1/admin/`.
 //! - [`incidents`]: signals series, incidents, notifiers, Prometheus gauges (admin).
+//! - [`incident_view`]: the server-rendered incident page (admin).
 //! - [`snippet`]: the built snippet files under `/snippet/`.
 //! - [`health`]: `/healthz` and `/readyz`.
 
 pub mod admin;
 pub mod error;
 pub mod health;
+pub mod incident_view;
 pub mod incidents;
 pub mod ingest;
 pub mod snippet;
@@ -26,6 +28,7 @@ pub fn app(state: AppState) -> Router {
         .merge(ingest::router(&state))
         .merge(admin::router())
         .merge(incidents::router())
+        .merge(incident_view::router())
         .merge(health::router())
         .merge(snippet::router(&snippet_dir))
         .with_state(state)
