@@ -12,10 +12,10 @@ use super::stats::{binomial_sf, poisson_sf};
 #[serde(default)]
 pub struct DetectorParams {
     /// Significance level of the one-sided test over the whole streak of
-    /// elevated buckets (pooled) that opens an incident. Default `1e-4`: with
-    /// 1440 buckets a day noise opens an incident far less than once a year,
-    /// while pooling keeps the power to catch a real spike within two
-    /// buckets even at 50 sessions a minute.
+    /// elevated buckets (pooled) that opens an incident. Default `1e-4`:
+    /// together with `min_ratio` and "every pooled bucket above baseline",
+    /// simulated noisy days with drift open nothing, while pooling keeps the
+    /// power to catch a 3× spike within two buckets at 50 sessions a minute.
     pub alpha: f64,
     /// Smallest observed/baseline ratio that makes a bucket elevated, so a
     /// statistically significant but tiny drift pages no one. Default 1.5.

@@ -101,9 +101,10 @@ mod accuracy {
         // 20 independent replays. At 50 sessions a minute only ~35 checkouts
         // end per bucket, so a replay's *realized* spike can be weaker than
         // 3× for a bucket or two (or stay high after it): the bounds must
-        // hold on at least 90% of replays, every replay opens within 4
-        // buckets and resolves within 5, and at most one may resolve and
-        // re-open inside the spike.
+        // hold on at least 95% of replays (19 of 20; today seed 7 opens one
+        // bucket late and seed 3 resolves one bucket late), every replay
+        // opens within 4 buckets and resolves within 5, and none may resolve
+        // and re-open inside the spike.
         let (onset, end) = (60, 75);
         let mut late_resolutions = Vec::new();
         let mut flaps = Vec::new();
@@ -164,12 +165,13 @@ mod accuracy {
                 late_resolutions.push((seed, *resolved));
             }
         }
+        eprintln!("late openings {late_openings:?}, late resolutions {late_resolutions:?}, flaps {flaps:?}");
         assert!(
-            late_resolutions.len() <= 2,
+            late_resolutions.len() <= 1,
             "resolved late: {late_resolutions:?}"
         );
-        assert!(late_openings.len() <= 2, "opened late: {late_openings:?}");
-        assert!(flaps.len() <= 1, "flapped mid-spike: {flaps:?}");
+        assert!(late_openings.len() <= 1, "opened late: {late_openings:?}");
+        assert!(flaps.is_empty(), "flapped mid-spike: {flaps:?}");
     }
 
     #[test]
