@@ -76,6 +76,12 @@ pub struct Stack {
 impl Stack {
     /// Start both servers on free loopback ports.
     pub async fn start() -> anyhow::Result<Stack> {
+        Self::start_with(|_| {}).await
+    }
+
+    /// Like [`Stack::start`], with the collector's config adjusted first
+    /// (e.g. second-long signal buckets).
+    pub async fn start_with(tweak: impl FnOnce(&mut Config)) -> anyhow::Result<Stack> {
         let snippet = snippet_dir()?;
         let data = tempfile::tempdir()?;
         let store_listener = TcpListener::bind("127.0.0.1:0").await?;
@@ -85,12 +91,13 @@ impl Stack {
         let store_url = format!("http://{store_addr}");
         let collector_url = format!("http://{collector_addr}");
 
-        let config = Config {
+        let mut config = Config {
             listen: collector_addr,
             data_dir: data.path().to_path_buf(),
             snippet_dir: snippet,
             ..Config::default()
         };
+        tweak(&mut config);
         let db = Db::connect(&config.database_url()).await?;
         db.migrate().await?;
         let site_key = keys::new_site_key();

@@ -1,0 +1,143 @@
+//! The session model on the real snippet's events: in headless Chromium one
+//! shopper meets a failing checkout (503) and leaves, another checks out
+//! fine; the collector's signals engine (two-second buckets) counts one
+//! abandonment after trouble and one completion, readable through the
+//! signals API.
+
+use std::time::{Duration, Instant};
+
+use steadycart_tests::{thirtyfour::By, Browser, Stack};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_checkout_then_leaving_counts_as_abandonment_after_trouble() -> anyhow::Result<()>
+{
+    let stack = Stack::start_with(|c| {
+        c.signals.bucket = Duration::from_secs(2);
+        c.signals.settle = Duration::from_millis(300);
+        c.signals.exit_grace = Duration::from_secs(1);
+        c.signals.tick = Duration::from_millis(200);
+    })
+    .await?;
+    let from = steadycart_collector::now_ms() - 10_000;
+    let browser = Browser::start().await?;
+    let d = &browser.driver;
+
+    // Shopper 1: checkout fails, the fallback shows, the shopper leaves.
+    d.goto(&stack.store_url).await?;
+    d.find(By::Css("[data-add]")).await?.click().await?;
+    d.goto(&format!("{}/cart", stack.store_url)).await?;
+    browser
+        .wait_for(
+            "snippet installed",
+            Duration::from_secs(10),
+            "return !!window.__steadycart",
+        )
+        .await?;
+    stack
+        .set_fault(
+            "checkout",
+            serde_json::json!({"mode": "error", "status": 503}),
+        )
+        .await?;
+    d.find(By::Id("checkout")).await?.click().await?;
+    stack
+        .wait_for_event("failed checkout", Duration::from_secs(10), |e| {
+            e["type"] == "call" && e["role"] == "checkout" && e["outcome"] == "http_error"
+        })
+        .await?;
+    d.goto("about:blank").await?;
+    stack
+        .wait_for_event("page exit", Duration::from_secs(10), |e| {
+            e["type"] == "page_exit"
+        })
+        .await?;
+
+    // Shopper 2 (a new session): checkout works.
+    stack
+        .set_fault("checkout", serde_json::json!({"mode": "none"}))
+        .await?;
+    d.goto(&stack.store_url).await?;
+    browser
+        .eval("sessionStorage.clear(); localStorage.clear(); return true")
+        .await?;
+    d.goto(&stack.store_url).await?;
+    d.find(By::Css("[data-add]")).await?.click().await?;
+    d.goto(&format!("{}/cart", stack.store_url)).await?;
+    browser
+        .wait_for(
+            "snippet installed",
+            Duration::from_secs(10),
+            "return !!window.__steadycart",
+        )
+        .await?;
+    d.find(By::Id("checkout")).await?.click().await?;
+    browser
+        .wait_for(
+            "confirmation",
+            Duration::from_secs(10),
+            "return location.pathname.startsWith('/order/')",
+        )
+        .await?;
+
+    let sessions: std::collections::BTreeSet<String> = stack
+        .events()
+        .await?
+        .iter()
+        .filter_map(|e| e["session"].as_str().map(String::from))
+        .collect();
+    assert_eq!(
+        sessions.len(),
+        2,
+        "two shoppers, two sessions: {sessions:?}"
+    );
+
+    // The engine's rollups, through the signals API.
+    let started = Instant::now();
+    let totals = loop {
+        let to = steadycart_collector::now_ms();
+        let v: serde_json::Value = stack
+            .http
+            .get(format!(
+                "{}/v1/admin/sites/{}/signals?from={from}&to={to}&step={}&series=sessions,checkout_starts,completions,abandonments,abandon_after_trouble,errors",
+                stack.collector_url,
+                stack.site_key,
+                to - from
+            ))
+            .bearer_auth(&stack.admin_token)
+            .send()
+            .await?
+            .error_for_status()?
+            .json()
+            .await?;
+        let get = |k: &str| {
+            v["series"][k]
+                .as_array()
+                .and_then(|a| a.first())
+                .and_then(|x| x.as_f64())
+                .unwrap_or(0.0)
+        };
+        let totals = [
+            get("sessions"),
+            get("checkout_starts"),
+            get("completions"),
+            get("abandonments"),
+            get("abandon_after_trouble"),
+            get("errors"),
+        ];
+        if (totals[2] >= 1.0 && totals[3] >= 1.0) || started.elapsed() > Duration::from_secs(20) {
+            break totals;
+        }
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    };
+    let [sessions, starts, completions, abandonments, after_trouble, errors] = totals;
+    assert_eq!(sessions, 2.0, "{totals:?}");
+    assert_eq!(starts, 2.0, "{totals:?}");
+    assert_eq!(completions, 1.0, "{totals:?}");
+    assert_eq!(abandonments, 1.0, "{totals:?}");
+    assert_eq!(after_trouble, 1.0, "{totals:?}");
+    assert!(errors >= 1.0, "{totals:?}");
+
+    browser.quit().await;
+    stack.stop().await;
+    Ok(())
+}
