@@ -64,8 +64,10 @@ export function install(hooks) {
   const state = { disabled: false, errors: 0, fetch: g.fetch, uninstall };
   Object.defineProperty(g, KEY, { value: state, configurable: true });
 
-  const guard = (f) => {
-    if (state.disabled) return undefined;
+  // `late`: the call was already under way, so finish watching it even if
+  // the snippet was uninstalled meanwhile (only internal errors stop it).
+  const guard = (f, late) => {
+    if (state.disabled || (state.off && !late)) return undefined;
     try {
       return f();
     } catch (e) {
@@ -78,7 +80,7 @@ export function install(hooks) {
   };
   // Observe a promise on the side; the derived promise never rejects, so no
   // extra `unhandledrejection` reaches the page.
-  const observe = (p, ok, err) => guard(() => p.then((v) => guard(() => ok(v)), (e) => guard(() => err(e))));
+  const observe = (p, ok, err) => guard(() => p.then((v) => guard(() => ok(v), 1), (e) => guard(() => err(e), 1)), 1);
 
   const origFetch = state.fetch;
   if (typeof origFetch === "function") {
@@ -109,7 +111,7 @@ export function install(hooks) {
         },
       );
       if (method === "GET" && typeof hooks.substitute === "function") {
-        const other = guard(() => hooks.substitute(token, promise));
+        const other = guard(() => hooks.substitute(token, promise), 1);
         if (other && typeof other.then === "function") return other;
       }
       return promise;
@@ -170,14 +172,14 @@ export function install(hooks) {
             hooks.end(token, xhr.status, body);
           }
         };
-        xhr.addEventListener("readystatechange", () => guard(done));
+        xhr.addEventListener("readystatechange", () => guard(done, 1));
         xhr.addEventListener("loadend", () =>
           guard(() => {
             done();
             const token = rec.token;
             rec.token = undefined;
             if (token !== undefined) hooks.fail(token, rec.how === 2);
-          }),
+          }, 1),
         );
       });
       return send.apply(this, arguments);
@@ -199,7 +201,7 @@ export function uninstall() {
   const g = globalThis;
   const state = g[KEY];
   if (!state) return;
-  state.disabled = true;
+  state.off = true;
   if (state.wrappedFetch && g.fetch === state.wrappedFetch) g.fetch = state.fetch;
   if (state.proto) {
     if (state.proto.open === state.wrappedOpen) state.proto.open = state.open;

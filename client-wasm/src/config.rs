@@ -257,13 +257,12 @@ impl Config {
         format!("{}/v1/ingest?key={}", self.collector, self.site_key)
     }
 
-    /// Whether `url` is one of the collector's (never watched).
+    /// Whether `url` is one of the collector's own (never watched): its API
+    /// and snippet files. Only those paths: a shop may host the collector on
+    /// its own origin, and its cart calls must still be watched.
     pub fn is_collector_url(&self, url: &str) -> bool {
-        url.starts_with(&self.collector)
-            && matches!(
-                url.as_bytes().get(self.collector.len()),
-                None | Some(b'/' | b'?')
-            )
+        url.strip_prefix(self.collector.as_str())
+            .is_some_and(|rest| rest.starts_with("/v1/") || rest.starts_with("/snippet/"))
     }
 }
 
@@ -308,7 +307,11 @@ mod tests {
             "https://collect.example/v1/ingest?key=pk_abc123"
         );
         assert!(c.is_collector_url("https://collect.example/v1/ingest?key=x"));
-        assert!(!c.is_collector_url("https://collect.example.evil/v1"));
+        assert!(!c.is_collector_url("https://collect.example.evil/v1/ingest"));
+        assert!(
+            !c.is_collector_url("https://collect.example/api/cart"),
+            "a collector on the shop's origin still lets its calls be watched"
+        );
     }
 
     #[test]

@@ -9,6 +9,8 @@
 //! # Layout
 //! - [`Stack`]: collector + demo store on loopback ports, with a site.
 //! - [`Browser`]: a chromedriver process and a WebDriver session.
+//! - [`lab`]: a test-only server with known endpoints and library pages, for
+//!   the snippet's transparency suite and benchmark.
 
 use std::{
     net::SocketAddr,
@@ -16,6 +18,8 @@ use std::{
     process::{Child, Command, Stdio},
     time::{Duration, Instant},
 };
+
+pub mod lab;
 
 use anyhow::{bail, Context};
 use steadycart_collector::{config::Config, keys, store::Db};

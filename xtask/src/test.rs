@@ -22,6 +22,12 @@ pub fn run(args: TestArgs) -> anyhow::Result<()> {
     let (chromium, chromedriver) = tools::chromium()?;
     dist::run()?;
     let root = crate::root();
+    // The transparency suite's pages use real npm libraries (tests/web).
+    tools::run(
+        Command::new("npm")
+            .args(["ci", "--no-audit", "--no-fund", "--ignore-scripts"])
+            .current_dir(root.join("tests/web")),
+    )?;
     let artifacts = root.join("artifacts");
     std::fs::create_dir_all(&artifacts)?;
     tools::run(

@@ -41,7 +41,7 @@ pub fn page_config() -> Result<Vec<(String, String)>, ()> {
             let text = if js_sys::Array::is_array(&v) {
                 v.unchecked_into::<js_sys::Array>().join(",").into()
             } else {
-                js_sys::JsString::from(v).into()
+                text_of(&v)?
             };
             Some((key, text))
         })
@@ -63,7 +63,20 @@ pub fn json_field(body: &JsValue, field: &str) -> Option<String> {
     if v.is_undefined() || v.is_null() || v == JsValue::FALSE {
         return None;
     }
-    Some(js_sys::JsString::from(v).into())
+    text_of(&v).or_else(|| Some(String::new()))
+}
+
+/// A JSON scalar as text: strings as they are, whole numbers in decimal,
+/// booleans as `true`/`false`; anything else `None`.
+fn text_of(v: &JsValue) -> Option<String> {
+    if let Some(s) = v.as_string() {
+        return Some(s);
+    }
+    if let Some(n) = v.as_f64() {
+        return (n.fract() == 0.0 && n.abs() < 1e15).then(|| (n as i64).to_string());
+    }
+    v.as_bool()
+        .map(|b| if b { "true" } else { "false" }.to_string())
 }
 
 /// `len` random bytes as lower-case hex, from `crypto.getRandomValues`.

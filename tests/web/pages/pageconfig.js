@@ -1,0 +1,2 @@
+lab.snippet = true;
+lab.run({ slow: async () => (await fetch("/api/price/slow")).status });
