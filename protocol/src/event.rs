@@ -12,7 +12,10 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::role::{Outcome, Role};
+use crate::{
+    role::{Outcome, Role},
+    survey::{Answer, Trouble},
+};
 
 /// One delivery from the snippet: up to
 /// [`MAX_EVENTS_PER_BATCH`](crate::limits::MAX_EVENTS_PER_BATCH) events.
@@ -87,6 +90,32 @@ pub enum EventBody {
     },
     /// The page was hidden or unloaded. `{"type":"page_exit"}`.
     PageExit,
+    /// The exit survey opened. `{"type":"survey_shown","trigger":"pointer_top","trouble":{…}}`.
+    SurveyShown {
+        /// What showed it: `pointer_top`, `scroll_up`, `back`, `return`, `idle`.
+        trigger: String,
+        /// The session's trouble so far.
+        #[serde(default)]
+        trouble: Trouble,
+    },
+    /// The exit survey closed unanswered. `{"type":"survey_dismissed","reason":"escape"}`.
+    SurveyDismissed {
+        /// How: `close`, `escape`, `backdrop`, `page_exit`.
+        reason: String,
+        /// The session's trouble so far.
+        #[serde(default)]
+        trouble: Trouble,
+    },
+    /// The exit survey was answered (see [`crate::survey`]).
+    SurveyAnswered {
+        /// What showed the survey.
+        trigger: String,
+        /// The answers; an email only with consent.
+        answer: Answer,
+        /// The session's trouble so far.
+        #[serde(default)]
+        trouble: Trouble,
+    },
     /// An event type this version does not know (sent by a newer snippet).
     /// Kept so the rest of the batch is still accepted.
     #[serde(other)]
@@ -105,6 +134,9 @@ impl EventBody {
             EventBody::CheckoutStarted => "checkout_started",
             EventBody::CheckoutCompleted { .. } => "checkout_completed",
             EventBody::PageExit => "page_exit",
+            EventBody::SurveyShown { .. } => "survey_shown",
+            EventBody::SurveyDismissed { .. } => "survey_dismissed",
+            EventBody::SurveyAnswered { .. } => "survey_answered",
             EventBody::Unknown => "unknown",
         }
     }

@@ -16,12 +16,14 @@
 //! - [`role`]: endpoint roles and call outcomes.
 //! - [`api`]: collector API payloads (site registration, admin reads, errors).
 //! - [`limits`]: size limits both sides agree on.
+//! - [`survey`]: exit-survey answers, consent and trouble context, and their checks.
 #![deny(missing_docs)]
 
 pub mod api;
 pub mod event;
 pub mod limits;
 pub mod role;
+pub mod survey;
 
 pub use event::{Batch, CallEvent, Event, EventBody};
 pub use role::{Outcome, Role};

@@ -6,6 +6,7 @@
 //! - [`admin`]: bearer-token admin API under `/v1/admin/`.
 //! - [`incidents`]: signals series, incidents, notifiers, Prometheus gauges (admin).
 //! - [`incident_view`]: the server-rendered incident page (admin).
+//! - [`survey`]: exit-survey answers and consent (admin).
 //! - [`snippet`]: the built snippet files under `/snippet/`.
 //! - [`health`]: `/healthz` and `/readyz`.
 
@@ -16,6 +17,7 @@ pub mod incident_view;
 pub mod incidents;
 pub mod ingest;
 pub mod snippet;
+pub mod survey;
 
 use axum::Router;
 
@@ -27,6 +29,7 @@ pub fn app(state: AppState) -> Router {
     Router::new()
         .merge(ingest::router(&state))
         .merge(admin::router())
+        .merge(survey::router())
         .merge(incidents::router())
         .merge(incident_view::router())
         .merge(health::router())

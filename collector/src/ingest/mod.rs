@@ -6,7 +6,9 @@
 //!
 //! # Layout
 //! - [`validate`]: parsing and strict validation, errors naming the field.
+//! - [`survey`]: the survey events' checks (caps, email, consent).
 //! - [`writer`]: the bounded queue and group-commit writer task.
 
+pub mod survey;
 pub mod validate;
 pub mod writer;

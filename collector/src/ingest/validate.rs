@@ -21,7 +21,7 @@ pub struct FieldError {
 }
 
 impl FieldError {
-    fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
+    pub(crate) fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
         Self {
             field: field.into(),
             message: message.into(),
@@ -174,7 +174,7 @@ pub fn validate(
             EventBody::CheckoutCompleted {
                 order_id: Some(order),
             } => check_len(|| at("order_id"), order, MAX_SHORT_LEN)?,
-            _ => {}
+            _ => super::survey::check(&event.body, &at)?,
         }
         if !seen.insert(event.id.clone()) {
             duplicates += 1;

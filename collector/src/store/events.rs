@@ -35,7 +35,7 @@ impl Db {
             let mut tx = pool.begin().await?;
             let mut inserted = 0;
             for r in rows {
-                inserted += sqlx::query(SQL)
+                let new = sqlx::query(SQL)
                     .bind(r.site_id)
                     .bind(&r.event_id)
                     .bind(&r.session_id)
@@ -46,6 +46,10 @@ impl Db {
                     .execute(&mut *tx)
                     .await?
                     .rows_affected();
+                if let Some(answer) = (new == 1).then(|| super::survey::AnswerRow::from_event_row(r)).flatten() {
+                    super::survey::insert_answer!(tx, r, answer);
+                }
+                inserted += new;
             }
             tx.commit().await?;
             Ok(inserted)

@@ -6,9 +6,11 @@
 //! # Layout
 //! - [`sites`]: sites, their allowed origins and admin token hashes.
 //! - [`events`]: event rows: group-committed inserts and admin reads.
+//! - [`survey`]: exit-survey answers with consent (written with their event).
 
 pub mod events;
 pub mod sites;
+pub mod survey;
 
 use std::{str::FromStr, time::Duration};
 
