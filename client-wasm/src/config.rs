@@ -10,6 +10,7 @@
 //! | `data-confirmation` | comma-separated path prefixes of the order confirmation page | none |
 //! | `data-text-ROLE` | fallback message for ROLE | calm defaults below |
 //! | `data-app-error` | opt-in: top-level field of a small (≤ 16 KiB) JSON 2xx response body whose truthy value makes the call an `app_error`, e.g. `error` | off |
+//! | `data-survey`, `data-survey-*` | the exit survey (see [`crate::survey_form`]) | after trouble |
 //! | `data-sku` | where SKUs are: `/api/price/{sku}` path patterns and/or `body:FIELD` of a JSON request body (see [`crate::sku`]) | none |
 //!
 //! The same options may come from a JSON object on the page,
@@ -76,6 +77,8 @@ pub struct Config {
     pub app_error_field: Option<String>,
     /// Where SKUs are found.
     pub sku_rules: Vec<SkuRule>,
+    /// The exit survey's options.
+    pub survey: crate::survey_form::SurveyConfig,
 }
 
 /// Why the configuration was refused. The snippet then installs nothing and
@@ -100,6 +103,8 @@ pub enum ConfigError {
     BadSku(String),
     /// The page's `steadycart-config` is not a JSON object.
     BadPageConfig,
+    /// A `data-survey*` option is wrong.
+    BadSurvey(String),
 }
 
 impl fmt::Display for ConfigError {
@@ -117,6 +122,7 @@ impl fmt::Display for ConfigError {
                 f,
                 "data-sku: bad rule {rule:?} (use /path/{{sku}} or body:FIELD)"
             ),
+            ConfigError::BadSurvey(why) => write!(f, "{why}"),
             ConfigError::BadPageConfig => {
                 write!(f, "#steadycart-config must hold a JSON object")
             }
@@ -149,6 +155,7 @@ pub fn from_attributes(
     let mut texts = DEFAULT_TEXTS.map(String::from);
     let mut app_error_field = None;
     let mut sku_rules = Vec::new();
+    let mut survey = crate::survey_form::SurveyConfig::default();
 
     for (name, value) in attrs {
         let name = name.to_ascii_lowercase();
@@ -174,6 +181,10 @@ pub fn from_attributes(
             if !value.is_empty() {
                 texts[idx(role)] = value.chars().take(300).collect();
             }
+            continue;
+        }
+        if let Some(suffix) = key.strip_prefix("survey") {
+            survey.set(suffix, value).map_err(ConfigError::BadSurvey)?;
             continue;
         }
         match key {
@@ -236,6 +247,7 @@ pub fn from_attributes(
         texts,
         app_error_field,
         sku_rules,
+        survey,
     })
 }
 

@@ -15,6 +15,9 @@
 //! - [`funnel`]: funnel events (cart activity, checkout started/completed).
 //! - [`fallback`]: which fallback message is visible, without flapping.
 //! - [`outbox`]: batching of events for delivery.
+//! - [`exit_intent`]: exit-intent detection (pointer, scroll, back, return, idle).
+//! - [`survey_policy`]: when the exit survey may show; the trouble context.
+//! - [`survey_form`]: survey options, localized texts, answer building.
 //! - `shell` (wasm32 only): the thin web-sys layer: hooks, UI, transport.
 //! - `js/shim.js`: the fetch/XHR wrappers themselves, guarded so an internal
 //!   error can never reach the page; `js/steadycart.js`: the loader.
@@ -22,12 +25,15 @@
 
 pub mod classify;
 pub mod config;
+pub mod exit_intent;
 pub mod fallback;
 pub mod funnel;
 pub mod outbox;
 pub mod rules;
 pub mod session;
 pub mod sku;
+pub mod survey_form;
+pub mod survey_policy;
 
 #[cfg(target_arch = "wasm32")]
 mod shell;

@@ -1,0 +1,337 @@
+//! Exit intent as a pure state machine fed by browser events, with the
+//! page's clock (`now`, ms) passed in. The shell translates DOM events into
+//! calls here; this module decides whether the shopper is about to leave.
+//!
+//! Signals:
+//! - desktop: the pointer leaves the document through the top edge (within
+//!   [`IntentConfig::top_margin_px`]), not into a child element, after the
+//!   minimum dwell, and not while text is being selected or a form field is
+//!   busy (autofill dropdowns make the pointer "leave" the document);
+//! - touch: a fast upward scroll (≥ [`IntentConfig::scroll_speed`] px/ms)
+//!   that ends near the top of the page (the address bar is about to show);
+//! - back: the shell's one-shot history guard was popped (see
+//!   [`ExitIntent::arm_guard`]: armed at most once per page, so one extra
+//!   back always leaves);
+//! - return: the page became hidden (tab switch, app switch) and then
+//!   visible again — the intent recorded on hiding shows the survey on return;
+//! - idle: no activity for [`IntentConfig::idle_ms`] after trouble.
+//!
+//! Each page reports at most one intent ([`ExitIntent::fired`]).
+
+/// Why the survey would show.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Trigger {
+    /// Pointer left through the top edge.
+    PointerTop,
+    /// Fast upward scroll near the top (touch).
+    ScrollUp,
+    /// Back navigation caught by the history guard.
+    Back,
+    /// Back to a page that was hidden.
+    Return,
+    /// Idle after trouble.
+    Idle,
+}
+
+impl Trigger {
+    /// Wire name, as sent in survey events.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Trigger::PointerTop => "pointer_top",
+            Trigger::ScrollUp => "scroll_up",
+            Trigger::Back => "back",
+            Trigger::Return => "return",
+            Trigger::Idle => "idle",
+        }
+    }
+}
+
+/// Thresholds; defaults in [`IntentConfig::default`].
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct IntentConfig {
+    /// How close to the top edge (px) a pointer exit counts. Default 20.
+    pub top_margin_px: f64,
+    /// Minimum time on the page before any intent counts (ms). Default 3000.
+    pub min_dwell_ms: f64,
+    /// Upward scroll speed that counts on touch (px/ms). Default 1.5.
+    pub scroll_speed: f64,
+    /// How near the top (px of scroll offset) the fast scroll must end. Default 300.
+    pub near_top_px: f64,
+    /// Idle time after trouble that counts (ms); 0 disables. Default 30000.
+    pub idle_ms: f64,
+}
+
+impl Default for IntentConfig {
+    fn default() -> Self {
+        IntentConfig {
+            top_margin_px: 20.0,
+            min_dwell_ms: 3000.0,
+            scroll_speed: 1.5,
+            near_top_px: 300.0,
+            idle_ms: 30_000.0,
+        }
+    }
+}
+
+/// A pointer leaving the document.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct PointerOut {
+    /// `clientY` of the event.
+    pub y: f64,
+    /// Whether it left the document (no `relatedTarget`), not into a child.
+    pub left_document: bool,
+    /// Whether text is selected or being selected (button held).
+    pub selecting: bool,
+    /// Whether a form field has focus and was used within the last second
+    /// (autofill and `<select>` dropdowns fire spurious exits).
+    pub form_busy: bool,
+}
+
+/// The page's exit-intent detector.
+#[derive(Debug, Clone)]
+pub struct ExitIntent {
+    config: IntentConfig,
+    started: f64,
+    last_scroll: Option<(f64, f64)>,
+    hidden_at: Option<f64>,
+    guard_armed: bool,
+    fired: bool,
+    last_activity: f64,
+    trouble_at: Option<f64>,
+}
+
+impl ExitIntent {
+    /// A detector for a page loaded at `now`.
+    pub fn new(config: IntentConfig, now: f64) -> ExitIntent {
+        ExitIntent {
+            config,
+            started: now,
+            last_scroll: None,
+            hidden_at: None,
+            guard_armed: false,
+            fired: false,
+            last_activity: now,
+            trouble_at: None,
+        }
+    }
+
+    /// Whether an intent was already reported on this page.
+    pub fn fired(&self) -> bool {
+        self.fired
+    }
+
+    fn dwelled(&self, now: f64) -> bool {
+        now - self.started >= self.config.min_dwell_ms
+    }
+
+    fn fire(&mut self, now: f64, trigger: Trigger) -> Option<Trigger> {
+        if self.fired || !self.dwelled(now) {
+            return None;
+        }
+        self.fired = true;
+        Some(trigger)
+    }
+
+    /// The pointer left (`mouseout` on the document).
+    pub fn pointer_out(&mut self, now: f64, p: PointerOut) -> Option<Trigger> {
+        if !p.left_document || p.selecting || p.form_busy || p.y > self.config.top_margin_px {
+            return None;
+        }
+        self.fire(now, Trigger::PointerTop)
+    }
+
+    /// The page scrolled to offset `y` (touch devices only).
+    pub fn scroll(&mut self, now: f64, y: f64) -> Option<Trigger> {
+        self.last_activity = now;
+        let previous = self.last_scroll.replace((now, y));
+        let (t0, y0) = previous?;
+        let dt = (now - t0).max(1.0);
+        let speed = (y0 - y) / dt;
+        if speed >= self.config.scroll_speed && y <= self.config.near_top_px && dt <= 250.0 {
+            return self.fire(now, Trigger::ScrollUp);
+        }
+        None
+    }
+
+    /// Whether the shell should push its one history guard entry now: only
+    /// once per page, only after trouble, and never after an intent fired.
+    /// Marks it armed when true.
+    pub fn arm_guard(&mut self) -> bool {
+        if self.guard_armed || self.fired || self.trouble_at.is_none() {
+            return false;
+        }
+        self.guard_armed = true;
+        true
+    }
+
+    /// The guard entry was popped (the shopper pressed back once). The next
+    /// back leaves: the guard is never re-armed on this page.
+    pub fn back(&mut self, now: f64) -> Option<Trigger> {
+        if !self.guard_armed {
+            return None;
+        }
+        // Back is an explicit act: no dwell needed.
+        if self.fired {
+            return None;
+        }
+        self.fired = true;
+        let _ = now;
+        Some(Trigger::Back)
+    }
+
+    /// The page became hidden: remember the intent for the return.
+    pub fn hidden(&mut self, now: f64) {
+        if self.dwelled(now) {
+            self.hidden_at = Some(now);
+        }
+    }
+
+    /// The page became visible again.
+    pub fn visible(&mut self, now: f64) -> Option<Trigger> {
+        self.hidden_at.take()?;
+        self.last_activity = now;
+        self.fire(now, Trigger::Return)
+    }
+
+    /// Trouble happened (a call failed or stalled).
+    pub fn trouble(&mut self, now: f64) {
+        self.trouble_at.get_or_insert(now);
+        self.last_activity = now;
+    }
+
+    /// The shopper did something (key, click, pointer move, scroll).
+    pub fn activity(&mut self, now: f64) {
+        self.last_activity = now;
+    }
+
+    /// When the idle check should next run (ms from `now`), if idle
+    /// detection applies.
+    pub fn idle_due_in(&self, now: f64) -> Option<f64> {
+        if self.config.idle_ms <= 0.0 || self.fired {
+            return None;
+        }
+        self.trouble_at?;
+        Some((self.last_activity + self.config.idle_ms - now).max(0.0))
+    }
+
+    /// Idle check: fires once the shopper was inactive for `idle_ms` after
+    /// trouble.
+    pub fn tick(&mut self, now: f64) -> Option<Trigger> {
+        if self.idle_due_in(now)? > 0.0 {
+            return None;
+        }
+        self.fire(now, Trigger::Idle)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn out(y: f64) -> PointerOut {
+        PointerOut {
+            y,
+            left_document: true,
+            selecting: false,
+            form_busy: false,
+        }
+    }
+
+    fn detector() -> ExitIntent {
+        ExitIntent::new(IntentConfig::default(), 0.0)
+    }
+
+    #[test]
+    fn desktop_leave_through_the_top_after_dwell() {
+        let mut x = detector();
+        assert_eq!(x.pointer_out(1000.0, out(0.0)), None, "too early");
+        assert_eq!(x.pointer_out(5000.0, out(400.0)), None, "bottom/side exit");
+        let mut into_child = out(0.0);
+        into_child.left_document = false;
+        assert_eq!(x.pointer_out(5000.0, into_child), None);
+        let mut selecting = out(0.0);
+        selecting.selecting = true;
+        assert_eq!(x.pointer_out(5000.0, selecting), None);
+        let mut autofill = out(-3.0);
+        autofill.form_busy = true;
+        assert_eq!(x.pointer_out(5000.0, autofill), None);
+        assert_eq!(x.pointer_out(5000.0, out(-2.0)), Some(Trigger::PointerTop));
+        assert_eq!(x.pointer_out(6000.0, out(0.0)), None, "once per page");
+        assert!(x.fired());
+    }
+
+    #[test]
+    fn margin_is_configurable() {
+        let mut x = ExitIntent::new(
+            IntentConfig {
+                top_margin_px: 50.0,
+                ..IntentConfig::default()
+            },
+            0.0,
+        );
+        assert_eq!(x.pointer_out(4000.0, out(60.0)), None);
+        assert_eq!(x.pointer_out(4000.0, out(45.0)), Some(Trigger::PointerTop));
+    }
+
+    #[test]
+    fn touch_fast_upward_scroll_near_top() {
+        let mut x = detector();
+        assert_eq!(x.scroll(4000.0, 2000.0), None, "first sample");
+        assert_eq!(x.scroll(4100.0, 1950.0), None, "slow");
+        assert_eq!(x.scroll(4200.0, 1000.0), None, "fast but far from top");
+        assert_eq!(x.scroll(4300.0, 1200.0), None, "downward");
+        assert_eq!(x.scroll(4400.0, 100.0), Some(Trigger::ScrollUp));
+        let mut early = detector();
+        early.scroll(100.0, 1000.0);
+        assert_eq!(early.scroll(200.0, 0.0), None, "before the dwell");
+        let mut gap = detector();
+        gap.scroll(4000.0, 2000.0);
+        assert_eq!(gap.scroll(9000.0, 0.0), None, "two far-apart samples");
+    }
+
+    #[test]
+    fn back_guard_is_armed_once_and_never_traps() {
+        let mut x = detector();
+        assert!(!x.arm_guard(), "no guard without trouble");
+        assert_eq!(x.back(100.0), None, "an unguarded back is the page's own");
+        x.trouble(500.0);
+        assert!(x.arm_guard());
+        assert!(!x.arm_guard(), "armed once per page");
+        assert_eq!(x.back(600.0), Some(Trigger::Back), "no dwell needed");
+        assert_eq!(x.back(700.0), None, "the next back leaves");
+        assert!(!x.arm_guard(), "never re-armed");
+    }
+
+    #[test]
+    fn hidden_then_visible_shows_on_return() {
+        let mut x = detector();
+        assert_eq!(x.visible(5000.0), None, "visible without hidden");
+        x.hidden(1000.0);
+        assert_eq!(x.visible(2000.0), None, "hidden before the dwell");
+        x.hidden(6000.0);
+        assert_eq!(x.visible(60_000.0), Some(Trigger::Return));
+        x.hidden(70_000.0);
+        assert_eq!(x.visible(80_000.0), None, "once per page");
+    }
+
+    #[test]
+    fn idle_after_trouble() {
+        let mut x = detector();
+        assert_eq!(x.idle_due_in(0.0), None, "no trouble, no idle");
+        x.trouble(10_000.0);
+        assert_eq!(x.idle_due_in(10_000.0), Some(30_000.0));
+        x.activity(20_000.0);
+        assert_eq!(x.tick(45_000.0), None, "activity postponed it");
+        assert_eq!(x.tick(50_000.0), Some(Trigger::Idle));
+        assert_eq!(x.idle_due_in(60_000.0), None);
+        let mut off = ExitIntent::new(
+            IntentConfig {
+                idle_ms: 0.0,
+                ..IntentConfig::default()
+            },
+            0.0,
+        );
+        off.trouble(1.0);
+        assert_eq!(off.tick(1e9), None, "idle disabled");
+    }
+}
