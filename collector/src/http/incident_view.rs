@@ -211,8 +211,16 @@ async fn login(
     }
     match authorize(&state, &site_key, &h).await {
         Ok(_) if valid => {
+            // `Secure` when the collector is published over HTTPS.
+            let secure = state
+                .config
+                .signals
+                .public_url
+                .as_deref()
+                .is_some_and(|u| u.starts_with("https://"));
             let cookie = format!(
-                "{COOKIE}={token}; HttpOnly; SameSite=Strict; Path=/v1/admin/sites/{site_key}/; Max-Age=43200"
+                "{COOKIE}={token}; HttpOnly; SameSite=Strict; Path=/v1/admin/sites/{site_key}/; Max-Age=43200{}",
+                if secure { "; Secure" } else { "" }
             );
             let mut res = StatusCode::SEE_OTHER.into_response();
             res.headers_mut().insert(
