@@ -415,3 +415,34 @@ both_backends!(notifications_reach_every_target_once, |db: Db| async move {
     );
     assert!(text.contains("steadycart_incident_open{"), "{text}");
 });
+
+both_backends!(raw_events_expire_after_the_retention, |db: Db| async move {
+    let site = common::add_site(&db, common::ORIGIN).await;
+    let day = 24 * 3_600_000i64;
+    let now = 100 * day;
+    let rows: Vec<EventRow> = [now - 31 * day, now - 29 * day, now - 1]
+        .iter()
+        .enumerate()
+        .map(|(i, at)| EventRow {
+            site_id: site.id,
+            event_id: format!("{i:032x}"),
+            session_id: "s_retention_01".into(),
+            kind: "page_exit",
+            client_ts: *at,
+            received_at: *at,
+            body: format!(
+                r#"{{"id":"{i:032x}","ts":{at},"session":"s_retention_01","type":"page_exit"}}"#
+            ),
+        })
+        .collect();
+    db.insert_events(&rows).await.unwrap();
+    let cfg = SignalsConfig::default(); // 30 days
+    assert_eq!(engine::prune_events(&db, &cfg, now).await.unwrap(), 1);
+    assert_eq!(db.count_events(site.id).await.unwrap(), 2);
+    let short = SignalsConfig {
+        event_retention: Duration::from_secs(3600),
+        ..SignalsConfig::default()
+    };
+    assert_eq!(engine::prune_events(&db, &short, now).await.unwrap(), 1);
+    assert_eq!(db.count_events(site.id).await.unwrap(), 1);
+});
