@@ -21,6 +21,11 @@ pub struct Config {
     pub ingest: IngestConfig,
     /// Signals, detection and notifications.
     pub signals: crate::signals::SignalsConfig,
+    /// Total time a client has to send a request body, counted from when the
+    /// request reached the router; then 408 (slow-loris defence, see
+    /// [`crate::http::deadline`]). Default 10 s: a 256 KiB batch over a slow
+    /// mobile link fits easily.
+    pub body_deadline: Duration,
 }
 
 /// Limits of the ingest path.
@@ -64,6 +69,7 @@ impl Default for Config {
             snippet_dir: PathBuf::from("dist/snippet"),
             ingest: IngestConfig::default(),
             signals: crate::signals::SignalsConfig::default(),
+            body_deadline: Duration::from_secs(10),
         }
     }
 }

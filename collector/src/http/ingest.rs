@@ -113,9 +113,13 @@ async fn accept(
     }
     let limit = state.config.ingest.max_body_bytes;
     // Enforced on the stream: a lying or absent Content-Length changes nothing.
-    let bytes = to_bytes(body, limit)
-        .await
-        .map_err(|_| ApiError::PayloadTooLarge(limit))?;
+    let bytes = to_bytes(body, limit).await.map_err(|e| {
+        if super::deadline::is_deadline(&e) {
+            ApiError::RequestTimeout
+        } else {
+            ApiError::PayloadTooLarge(limit)
+        }
+    })?;
     let received_at = crate::now_ms();
     let batch = validate::parse(&bytes).map_err(|e| ApiError::field(e.field, e.message))?;
     let valid = validate::validate(batch, site.id, received_at, &state.config.ingest)

@@ -9,8 +9,10 @@
 //! - [`survey`]: exit-survey answers and consent (admin).
 //! - [`snippet`]: the built snippet files under `/snippet/`.
 //! - [`health`]: `/healthz` and `/readyz`.
+//! - [`deadline`]: the total request-body deadline applied to every route.
 
 pub mod admin;
+pub mod deadline;
 pub mod error;
 pub mod health;
 pub mod incident_view;
@@ -19,13 +21,14 @@ pub mod ingest;
 pub mod snippet;
 pub mod survey;
 
-use axum::Router;
+use axum::{middleware, Router};
 
 use crate::state::AppState;
 
 /// The collector's router.
 pub fn app(state: AppState) -> Router {
     let snippet_dir = state.config.snippet_dir.clone();
+    let body_deadline = state.config.body_deadline;
     Router::new()
         .merge(ingest::router(&state))
         .merge(admin::router())
@@ -35,4 +38,8 @@ pub fn app(state: AppState) -> Router {
         .merge(health::router())
         .merge(snippet::router(&snippet_dir))
         .with_state(state)
+        .layer(middleware::from_fn_with_state(
+            body_deadline,
+            deadline::limit_body,
+        ))
 }
