@@ -21,6 +21,8 @@ pub fn pg_admin_url() -> String {
 /// A fresh database; call [`TestDb::cleanup`] at the end of the test.
 pub struct TestDb {
     pub db: Db,
+    /// The database's URL, for a collector started as a child process.
+    pub url: String,
     _dir: tempfile::TempDir,
     pg_name: Option<String>,
 }
@@ -33,6 +35,7 @@ impl TestDb {
         db.migrate().await.unwrap();
         TestDb {
             db,
+            url,
             _dir: dir,
             pg_name: None,
         }
@@ -71,10 +74,12 @@ impl TestDb {
             .await
             .unwrap();
         let base = admin.rsplit_once('/').unwrap().0;
-        let db = Db::connect(&format!("{base}/{name}")).await.unwrap();
+        let url = format!("{base}/{name}");
+        let db = Db::connect(&url).await.unwrap();
         db.migrate().await.unwrap();
         TestDb {
             db,
+            url,
             _dir: tempfile::tempdir().unwrap(),
             pg_name: Some(name),
         }

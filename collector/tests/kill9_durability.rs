@@ -1,0 +1,197 @@
+//! Durability: a collector killed with SIGKILL in the middle of steady load
+//! loses no event it answered 2xx for. The real binary runs as a child
+//! process; four clients send batches of unique events and note the ids of
+//! every batch answered 200; the collector is killed outright mid-load and
+//! restarted on the same database; every noted id must be stored (SQLite file
+//! and PostgreSQL).
+
+mod common;
+
+use std::{
+    collections::HashSet,
+    process::{Child, Command, Stdio},
+    sync::{Arc, Mutex},
+    time::Duration,
+};
+
+use common::*;
+use steadycart_collector::store::Db;
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Kills the child on drop, so a failing test leaves no process behind.
+struct Guard(Child);
+
+impl Drop for Guard {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+async fn start(db_url: &str, port: u16) -> Guard {
+    let child = Command::new(env!("CARGO_BIN_EXE_collector"))
+        .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
+        .args(["--database-url", db_url, "--signals-disabled"])
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("collector binary");
+    let guard = Guard(child);
+    let client = reqwest::Client::new();
+    for _ in 0..200 {
+        if let Ok(r) = client
+            .get(format!("http://127.0.0.1:{port}/readyz"))
+            .send()
+            .await
+        {
+            if r.status().is_success() {
+                return guard;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("collector did not become ready");
+}
+
+/// A batch of 5 events with ids unique to (`client`, `n`).
+fn batch(client: u32, n: u32) -> (String, Vec<String>) {
+    let now = now_ms();
+    let ids: Vec<String> = (0..5)
+        .map(|i| format!("{client:08x}{n:08x}{i:016x}"))
+        .collect();
+    let events: Vec<String> = ids
+        .iter()
+        .map(|id| {
+            format!(
+                r#"{{"id":"{id}","ts":{now},"session":"s_kill9_session_1","page":"/checkout","type":"call","role":"checkout","outcome":"ok","method":"POST","url":"https://shop.example/api/checkout","status":200,"duration_ms":42}}"#
+            )
+        })
+        .collect();
+    let body = format!(
+        r#"{{"v":1,"sdk":"kill9","sent_at":{now},"events":[{}]}}"#,
+        events.join(",")
+    );
+    (body, ids)
+}
+
+async fn stored_ids(db: &Db, site_id: i64) -> HashSet<String> {
+    let mut ids = HashSet::new();
+    let mut after = 0;
+    loop {
+        let (events, next) = db.events_page(site_id, after, 1000).await.unwrap();
+        if events.is_empty() {
+            return ids;
+        }
+        ids.extend(events.into_iter().map(|e| e.event.id));
+        match next {
+            Some(n) => after = n,
+            None => return ids,
+        }
+    }
+}
+
+async fn kill_under_load(t: &TestDb) {
+    let site = add_site(&t.db, ORIGIN).await;
+    let port = free_port();
+    let mut collector = start(&t.url, port).await;
+    let url = format!("http://127.0.0.1:{port}/v1/ingest?key={}", site.key);
+
+    let accepted: Arc<Mutex<Vec<String>>> = Default::default();
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let mut clients = Vec::new();
+    for c in 0..4u32 {
+        let (url, accepted, stop) = (url.clone(), accepted.clone(), stop.clone());
+        clients.push(tokio::spawn(async move {
+            let http = reqwest::Client::builder()
+                .timeout(Duration::from_secs(5))
+                .build()
+                .unwrap();
+            let mut n = 0;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                n += 1;
+                let (body, ids) = batch(c, n);
+                let res = http
+                    .post(&url)
+                    .header("content-type", "application/json")
+                    .body(body)
+                    .send()
+                    .await;
+                match res {
+                    Ok(r) if r.status().is_success() => accepted.lock().unwrap().extend(ids),
+                    // Refused or cut off: the client would resend; not counted.
+                    _ => tokio::time::sleep(Duration::from_millis(5)).await,
+                }
+            }
+        }));
+    }
+    // Load until a good number of batches are in, then SIGKILL mid-stream.
+    while accepted.lock().unwrap().len() < 1000 {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    collector.0.kill().unwrap();
+    collector.0.wait().unwrap();
+    let at_kill = accepted.lock().unwrap().len();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    for c in clients {
+        c.await.unwrap();
+    }
+    let accepted: Vec<String> = accepted.lock().unwrap().clone();
+    assert!(
+        accepted.len() >= at_kill && accepted.len() < at_kill + 200,
+        "answers after the kill: {} then {}",
+        at_kill,
+        accepted.len()
+    );
+
+    // Restart on the same database: everything answered 2xx is there.
+    drop(collector);
+    let _restarted = start(&t.url, port).await;
+    let stored = stored_ids(&t.db, site.id).await;
+    let lost: Vec<&String> = accepted.iter().filter(|id| !stored.contains(*id)).collect();
+    assert!(
+        lost.is_empty(),
+        "{} of {} accepted events lost, e.g. {:?}",
+        lost.len(),
+        accepted.len(),
+        &lost[..lost.len().min(3)]
+    );
+    // The restarted collector takes new events.
+    let (body, ids) = batch(99, 1);
+    let res = reqwest::Client::new()
+        .post(&url)
+        .header("content-type", "application/json")
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status().as_u16(), 200);
+    assert!(stored_ids(&t.db, site.id).await.contains(&ids[0]));
+    eprintln!(
+        "kill -9: {} events accepted before the kill, all {} stored",
+        accepted.len(),
+        stored.len()
+    );
+}
+
+#[tokio::test]
+async fn sigkill_loses_no_accepted_event_sqlite() {
+    let t = TestDb::sqlite().await;
+    kill_under_load(&t).await;
+    t.cleanup().await;
+}
+
+#[tokio::test]
+async fn sigkill_loses_no_accepted_event_postgres() {
+    let t = TestDb::postgres().await;
+    kill_under_load(&t).await;
+    t.cleanup().await;
+}
