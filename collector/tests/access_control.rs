@@ -76,6 +76,24 @@ async fn insert_incident(db: &Db, site_id: i64, summary: &str) -> i64 {
     id.0
 }
 
+/// Every `"/v1/admin/sites/{site}/…"` route path declared in `src/http/`.
+fn admin_routes_in_source() -> Vec<String> {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/http");
+    let mut routes = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let text = std::fs::read_to_string(entry.unwrap().path()).unwrap();
+        for (i, _) in text.match_indices("\"/v1/admin/sites/{site}/") {
+            let rest = &text[i + 1..];
+            let path = &rest[..rest.find('"').unwrap()];
+            if !routes.iter().any(|r| r == path) {
+                routes.push(path.to_string());
+            }
+        }
+    }
+    assert!(routes.len() >= 8, "route scan found only {routes:?}");
+    routes
+}
+
 const SECRET_A: &str = "secret-of-site-a-0123456789";
 const SECRET_B: &str = "secret-of-site-b-0123456789";
 
@@ -143,10 +161,23 @@ both_backends!(
             ),
             ("GET", format!("{base}/metrics"), None, 200),
             ("GET", format!("{base}/incidents/view"), None, 200),
+        ("GET", format!("{base}/survey/answers"), None, 200),
             // Last: it removes A's notifier.
             ("DELETE", format!("{base}/notifiers/{not_a}"), None, 204),
         ];
-        let wrong = format!("Bearer {}", steadycart_collector::keys::new_admin_token());
+        // Every admin route in the source is in the list above, so a new route
+    // cannot ship without this test walking it.
+    let walked: Vec<String> = routes
+        .iter()
+        .map(|(_, p, _, _)| {
+            let p = p.split('?').next().unwrap().replace(&a.key, "{site}");
+            p.replace(&format!("/{inc_a}"), "/{id}").replace(&format!("/{not_a}"), "/{id}")
+        })
+        .collect();
+    for route in admin_routes_in_source() {
+        assert!(walked.contains(&route), "admin route {route} is not walked by this test");
+    }
+    let wrong = format!("Bearer {}", steadycart_collector::keys::new_admin_token());
         let key_as_token = format!("Bearer {}", a.key);
         let denied: Vec<(&str, Option<&str>, Option<String>)> = vec![
             ("no credentials", None, None),
