@@ -161,23 +161,27 @@ both_backends!(
             ),
             ("GET", format!("{base}/metrics"), None, 200),
             ("GET", format!("{base}/incidents/view"), None, 200),
-        ("GET", format!("{base}/survey/answers"), None, 200),
+            ("GET", format!("{base}/survey/answers"), None, 200),
             // Last: it removes A's notifier.
             ("DELETE", format!("{base}/notifiers/{not_a}"), None, 204),
         ];
         // Every admin route in the source is in the list above, so a new route
-    // cannot ship without this test walking it.
-    let walked: Vec<String> = routes
-        .iter()
-        .map(|(_, p, _, _)| {
-            let p = p.split('?').next().unwrap().replace(&a.key, "{site}");
-            p.replace(&format!("/{inc_a}"), "/{id}").replace(&format!("/{not_a}"), "/{id}")
-        })
-        .collect();
-    for route in admin_routes_in_source() {
-        assert!(walked.contains(&route), "admin route {route} is not walked by this test");
-    }
-    let wrong = format!("Bearer {}", steadycart_collector::keys::new_admin_token());
+        // cannot ship without this test walking it.
+        let walked: Vec<String> = routes
+            .iter()
+            .map(|(_, p, _, _)| {
+                let p = p.split('?').next().unwrap().replace(&a.key, "{site}");
+                p.replace(&format!("/{inc_a}"), "/{id}")
+                    .replace(&format!("/{not_a}"), "/{id}")
+            })
+            .collect();
+        for route in admin_routes_in_source() {
+            assert!(
+                walked.contains(&route),
+                "admin route {route} is not walked by this test"
+            );
+        }
+        let wrong = format!("Bearer {}", steadycart_collector::keys::new_admin_token());
         let key_as_token = format!("Bearer {}", a.key);
         let denied: Vec<(&str, Option<&str>, Option<String>)> = vec![
             ("no credentials", None, None),
