@@ -26,15 +26,32 @@ fn config() -> SignalsConfig {
 }
 
 /// Insert `buckets` buckets of generated traffic and roll them up with the
-/// engine's clock at each bucket's end; returns the generator's start.
+/// engine's clock at each bucket's end. During the first spike, one
+/// abandoning shopper a bucket answers the exit survey.
 async fn replay(db: &Db, site_id: i64, profile: TrafficProfile, buckets: u64, cfg: &SignalsConfig) {
+    let spike = profile.spikes.first().map(|s| s.from..s.to);
     let mut g = TrafficGenerator::new(profile.clone());
     // The engine starts at the bucket containing its first look.
     assert!(!engine::process_bucket(db, cfg, site_id, profile.start_ms)
         .await
         .unwrap());
     for _ in 0..buckets {
-        let (_, start, events) = g.next_bucket();
+        let (i, start, mut events) = g.next_bucket();
+        if spike.as_ref().is_some_and(|s| s.contains(&i)) {
+            if let Some((at, exit)) = events
+                .iter()
+                .find(|(_, e)| e.body == steadycart_protocol::EventBody::PageExit)
+                .cloned()
+            {
+                let answer: steadycart_protocol::Event = serde_json::from_value(serde_json::json!({
+                    "id": format!("{:032x}", 0xabc000 + i), "ts": exit.ts, "session": exit.session,
+                    "type": "survey_answered", "trigger": "pointer_top",
+                    "answer": {"choice": "payment_failed", "text": "card kept failing", "rating": 1},
+                    "trouble": {"roles": ["payment"], "endpoints": ["POST /api/payment"], "last_outcome": "http_error", "last_status": 503}
+                })).unwrap();
+                events.push((at, answer));
+            }
+        }
         let rows: Vec<EventRow> = events
             .iter()
             .map(|(at, e)| EventRow {

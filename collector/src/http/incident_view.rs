@@ -426,6 +426,35 @@ pub fn render(
                 .collect();
             let _ = write!(html, "<h4>Sample sessions</h4><p>{}</p>", s.join(", "));
         }
+        let sv = &i.details.survey;
+        if sv.answered > 0 {
+            let _ = write!(
+                html,
+                "<h4>Exit-survey answers during it ({})</h4><ul class=\"survey\">",
+                sv.answered
+            );
+            for (choice, n) in &sv.choices {
+                let _ = write!(html, "<li><code>{}</code> — {n}</li>", esc(choice));
+            }
+            for a in sv
+                .latest
+                .iter()
+                .filter(|a| a.free_text.is_some() || a.rating.is_some())
+            {
+                let _ = write!(
+                    html,
+                    "<li>{}{}<span class=\"muted\"> — {} at {}</span></li>",
+                    a.rating.map(|r| format!("{r}/5 ")).unwrap_or_default(),
+                    a.free_text
+                        .as_deref()
+                        .map(|t| format!("“{}”", esc(t)))
+                        .unwrap_or_default(),
+                    esc(&a.session),
+                    clock(a.at)
+                );
+            }
+            html.push_str("</ul>");
+        }
         html.push_str("</article>");
     }
     html.push_str("</section></body></html>");
@@ -468,6 +497,18 @@ mod tests {
                     excess: 4.0,
                 }],
                 samples: vec!["s_'x'".into()],
+                survey: crate::signals::incident::SurveyDigest {
+                    answered: 1,
+                    choices: vec![("price".into(), 1)],
+                    latest: vec![crate::signals::incident::SurveyBrief {
+                        session: "s_1".into(),
+                        at: 0,
+                        choice: Some("price".into()),
+                        free_text: Some("</li><script>x</script>".into()),
+                        rating: Some(2),
+                        last_status: Some(503),
+                    }],
+                },
                 ..Default::default()
             },
         };
@@ -483,6 +524,10 @@ mod tests {
         assert!(!html.contains("<script"), "{html}");
         assert!(!html.contains("<img"), "{html}");
         assert!(html.contains("&lt;script&gt;") && html.contains("Shop &amp; &lt;Co&gt;"));
+        assert!(
+            html.contains("2/5 “&lt;/li&gt;&lt;script&gt;x&lt;/script&gt;”"),
+            "{html}"
+        );
         assert!(html.contains("<style nonce=\"N0NCE\">"));
         assert!(html.contains("class=\"band open\" data-incident=\"3\""));
         // The gap at slot 3 breaks the line into two pieces.

@@ -20,7 +20,7 @@ use tokio::{sync::watch, task::JoinHandle};
 use super::{
     config::SignalsConfig,
     detectors::SiteDetectors,
-    incident::{summary, IncidentDetails, Totals, WindowBucket},
+    incident::{summary, IncidentDetails, SurveyBrief, Totals, WindowBucket},
     rollup::{roll_bucket, BucketRollup},
     session::SessionState,
 };
@@ -202,7 +202,31 @@ pub async fn process_bucket(
                     *w.statuses.entry(k).or_default() += v;
                 }
             }
-            let details = IncidentDetails::build(&window, &endpoints, |e| det.endpoint_rate(e));
+            let mut details = IncidentDetails::build(&window, &endpoints, |e| det.endpoint_rate(e));
+            // Exit-survey answers given during the incident (emails never).
+            let mut choices: BTreeMap<String, u64> = BTreeMap::new();
+            for r in sqlx::query("SELECT session_id, received_at, choice, free_text, rating, last_status FROM survey_answers \
+                                  WHERE site_id = $1 AND received_at >= $2 AND received_at < $3 ORDER BY received_at DESC, id DESC")
+                .bind(site_id).bind(since).bind(end).fetch_all(&mut *tx).await? {
+                let choice: Option<String> = r.try_get("choice")?;
+                details.survey.answered += 1;
+                if let Some(c) = &choice {
+                    *choices.entry(c.clone()).or_default() += 1;
+                }
+                if details.survey.latest.len() < 10 {
+                    details.survey.latest.push(SurveyBrief {
+                        session: r.try_get("session_id")?,
+                        at: r.try_get("received_at")?,
+                        choice,
+                        free_text: r.try_get("free_text")?,
+                        rating: r.try_get::<Option<i64>, _>("rating")?,
+                        last_status: r.try_get::<Option<i64>, _>("last_status")?,
+                    });
+                }
+            }
+            let mut choices: Vec<(String, u64)> = choices.into_iter().collect();
+            choices.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+            details.survey.choices = choices;
             match (s.step.transition, open_id) {
                 (Some(Transition::Open { since, baseline, observed, ratio }), None) => {
                     let text = summary(&s.series, ratio, since, &details);

@@ -53,6 +53,38 @@ pub struct IncidentDetails {
     pub causes: Vec<Cause>,
     /// Abandoned session ids.
     pub samples: Vec<String>,
+    /// Exit-survey answers received during the incident (newest first; no
+    /// emails).
+    #[serde(default)]
+    pub survey: SurveyDigest,
+}
+
+/// Exit-survey answers given during an incident.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct SurveyDigest {
+    /// Answers received in the window.
+    pub answered: u64,
+    /// Answers by chosen option, commonest first.
+    pub choices: Vec<(String, u64)>,
+    /// The latest answers.
+    pub latest: Vec<SurveyBrief>,
+}
+
+/// One answer, as shown with an incident.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct SurveyBrief {
+    /// Session that answered.
+    pub session: String,
+    /// Received at, ms.
+    pub at: i64,
+    /// Chosen option id.
+    pub choice: Option<String>,
+    /// Free text, verbatim (escape when displaying).
+    pub free_text: Option<String>,
+    /// Rating 1–5.
+    pub rating: Option<i64>,
+    /// The last trouble status the shopper met, if any.
+    pub last_status: Option<i64>,
 }
 
 /// One bucket row as read back for an incident window.

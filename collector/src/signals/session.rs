@@ -60,6 +60,9 @@ pub struct SessionState {
     pub trouble_count: u32,
     /// The first trouble seen (the likeliest cause).
     pub first_trouble: Option<Trouble>,
+    /// The shopper answered the exit survey.
+    #[serde(default)]
+    pub survey_answered: bool,
 }
 
 /// What applying one event changed, for the rollup's counters.
@@ -97,6 +100,7 @@ impl SessionState {
             ended: None,
             trouble_count: 0,
             first_trouble: None,
+            survey_answered: false,
         }
     }
 
@@ -107,6 +111,7 @@ impl SessionState {
         self.exited = matches!(event.body, EventBody::PageExit);
         match &event.body {
             EventBody::CartActivity => self.cart = true,
+            EventBody::SurveyAnswered { .. } => self.survey_answered = true,
             EventBody::CheckoutStarted if self.checkout_at.is_none() && self.ended.is_none() => {
                 self.checkout_at = Some(at);
                 applied.checkout_started = true;
@@ -226,6 +231,18 @@ mod tests {
                 .ended,
             None
         );
+    }
+
+    #[test]
+    fn a_survey_answer_is_remembered() {
+        let mut s = SessionState::new(0);
+        let answered: Event = serde_json::from_value(serde_json::json!({
+            "id": "0".repeat(32), "ts": 0, "session": "s_1", "type": "survey_answered",
+            "trigger": "pointer_top", "answer": {"choice": "price"}
+        }))
+        .unwrap();
+        s.apply(&answered, 10);
+        assert!(s.survey_answered);
     }
 
     #[test]
