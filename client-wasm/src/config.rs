@@ -114,13 +114,13 @@ impl fmt::Display for ConfigError {
             ConfigError::BadSiteKey => write!(f, "data-site is not a valid site key"),
             ConfigError::BadCollector => write!(f, "data-collector must be an http(s) URL"),
             ConfigError::BadRule(attr, e) => {
-                write!(f, "{attr}: bad rule {:?}: {}", e.rule, e.reason)
+                write!(f, "{attr}: bad rule \"{}\": {}", e.rule, e.reason)
             }
             ConfigError::BadNumber(attr) => write!(f, "{attr} must be a whole number in range"),
             ConfigError::UnknownAttribute(attr) => write!(f, "unknown option {attr}"),
             ConfigError::BadSku(rule) => write!(
                 f,
-                "data-sku: bad rule {rule:?} (use /path/{{sku}} or body:FIELD)"
+                "data-sku: bad rule \"{rule}\" (use /path/{{sku}} or body:FIELD)"
             ),
             ConfigError::BadSurvey(why) => write!(f, "{why}"),
             ConfigError::BadPageConfig => {

@@ -21,7 +21,8 @@ impl Session {
             && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
         Some(Session {
             id: ok.then(|| id.to_string())?,
-            last_seen: seen.parse().ok()?,
+            // Whole ms: an integer parse keeps float parsing out of the wasm.
+            last_seen: seen.parse::<i64>().ok()? as f64,
         })
     }
 

@@ -1,8 +1,9 @@
 //! The watch lab: a test-only web server for the snippet's transparency
 //! suite and benchmark. It serves
 //! - `/page/NAME?snippet=1`: `tests/web/pages/NAME.html` with every
-//!   `<!--SNIPPET-->` replaced by the real script tag (or by nothing without
-//!   `snippet=1`), so one page runs with and without Steadycart;
+//!   `<!--SNIPPET-->` replaced by the real script tag (`snippet=2`: a tag
+//!   with default options; otherwise nothing), so one page runs with and
+//!   without Steadycart;
 //! - `/web/…`: the pages' scripts; `/lib/…`: npm packages installed by
 //!   `npm ci` into `tests/web/node_modules`; `/snippet/…`: the built snippet;
 //! - `/api/…`: endpoints with known behaviour (see [`api`]);
@@ -170,6 +171,13 @@ fn tag(base: &str) -> String {
     )
 }
 
+/// The tag with only what is required: defaults everywhere else.
+fn minimal_tag(base: &str) -> String {
+    format!(
+        r#"<script type="module" src="{base}/snippet/steadycart.js" data-site="{SITE_KEY}" data-collector="{base}" data-price="GET /api/price/*"></script>"#
+    )
+}
+
 async fn page(
     State(state): State<LabState>,
     Path(name): Path<String>,
@@ -183,10 +191,10 @@ async fn page(
         return StatusCode::NOT_FOUND.into_response();
     };
     let base = state.base.lock().expect("lock").clone();
-    let snippet = if q.snippet == 1 {
-        tag(&base)
-    } else {
-        String::new()
+    let snippet = match q.snippet {
+        1 => tag(&base),
+        2 => minimal_tag(&base),
+        _ => String::new(),
     };
     Html(
         html.replace("<!--SNIPPET-->", &snippet)

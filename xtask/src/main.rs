@@ -6,8 +6,10 @@
 //! - [`dist`]: builds the snippet into `dist/snippet/`.
 //! - [`demo`]: runs the collector on embedded SQLite and the demo store.
 //! - [`test`]: runs every test, native and in headless Chromium.
+//! - [`bench`]: benchmarks (`cargo xtask bench snippet`).
 #![allow(clippy::print_stdout)] // a command-line tool: stdout is its interface
 
+mod bench;
 mod demo;
 mod dist;
 mod test;
@@ -32,6 +34,8 @@ enum Command {
     Demo(demo::DemoArgs),
     /// Run every test: native unit/integration tests and headless-Chromium tests.
     Test(test::TestArgs),
+    /// Benchmarks: `snippet` (wrapper overhead, install time, bytes shipped).
+    Bench(bench::BenchArgs),
 }
 
 /// The workspace root. Read at run time (`cargo run` sets
@@ -58,5 +62,6 @@ fn main() -> anyhow::Result<()> {
         Command::Dist => dist::run().map(|_| ()),
         Command::Demo(args) => demo::run(args),
         Command::Test(args) => test::run(args),
+        Command::Bench(args) => bench::run(args),
     }
 }

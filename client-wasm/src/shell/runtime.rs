@@ -3,7 +3,7 @@
 //! State lives in one thread-local [`Runtime`]; hooks borrow it with
 //! `try_borrow_mut`, so a re-entrant call is skipped rather than panicking.
 
-use std::{cell::RefCell, collections::HashMap};
+use std::cell::RefCell;
 
 use gloo_timers::callback::Timeout;
 use steadycart_protocol::{CallEvent, Event, EventBody, Role};
@@ -46,7 +46,9 @@ pub(super) struct Runtime {
     page_origin: String,
     page_path: String,
     session: Session,
-    pending: HashMap<u32, Pending>,
+    /// Calls under way. A few at a time: a Vec is smaller in the wasm than
+    /// a HashMap and as fast at this size.
+    pending: Vec<(u32, Pending)>,
     next_token: u32,
     board: FallbackBoard,
     hide_checks: [Option<Timeout>; 4],
@@ -105,7 +107,7 @@ pub(super) fn start(tag: JsValue, script_url: &str) -> Result<(), JsValue> {
         page_origin: location.origin()?,
         page_path: location.pathname()?,
         session,
-        pending: HashMap::new(),
+        pending: Vec::new(),
         next_token: 1,
         board: FallbackBoard::default(),
         hide_checks: Default::default(),
@@ -223,7 +225,7 @@ impl Runtime {
         let stall = Timeout::new(stall_ms, move || {
             with_runtime(|rt| rt.on_stall(token));
         });
-        self.pending.insert(
+        self.pending.push((
             token,
             Pending {
                 role,
@@ -234,7 +236,7 @@ impl Runtime {
                 sku,
                 _stall: stall,
             },
-        );
+        ));
         if let Some(e) = self.funnel.on_call_start(role) {
             self.funnel_event(e);
         }
@@ -245,7 +247,7 @@ impl Runtime {
     fn body_cap(&self, token: u32) -> u32 {
         match (
             &self.config.app_error_field,
-            self.pending.contains_key(&token),
+            self.pending.iter().any(|(t, _)| *t == token),
         ) {
             (Some(_), true) => config::APP_ERROR_BODY_CAP,
             _ => 0,
@@ -261,7 +263,7 @@ impl Runtime {
     }
 
     fn on_stall(&mut self, token: u32) {
-        let Some(p) = self.pending.get_mut(&token) else {
+        let Some((_, p)) = self.pending.iter_mut().find(|(t, _)| *t == token) else {
             return;
         };
         p.stalled = true;
@@ -281,9 +283,10 @@ impl Runtime {
     }
 
     fn on_end(&mut self, token: u32, ending: Ending) {
-        let Some(p) = self.pending.remove(&token) else {
+        let Some(i) = self.pending.iter().position(|(t, _)| *t == token) else {
             return;
         };
+        let (_, p) = self.pending.swap_remove(i);
         let duration_ms = (page::now() - p.started).max(0.0) as u32;
         let role = p.role;
         let outcome = classify(

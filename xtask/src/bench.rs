@@ -1,0 +1,67 @@
+//! `cargo xtask bench snippet`: builds the snippet, then measures in
+//! headless Chromium the wrappers' per-call overhead (2,000 sequential
+//! fetches and XHRs with vs without the snippet), the time to installed
+//! wrappers and the gzip bytes shipped. Not part of `cargo xtask test`:
+//! timings belong to benchmarks. Figures are recorded in BENCHMARKS.md.
+
+use std::process::Command;
+
+use clap::{Args, ValueEnum};
+
+use crate::{dist, tools};
+
+/// What to benchmark.
+#[derive(ValueEnum, Clone, Debug)]
+pub enum Target {
+    /// The snippet's fetch/XHR wrappers.
+    Snippet,
+}
+
+/// Options of `cargo xtask bench`.
+#[derive(Args, Debug)]
+pub struct BenchArgs {
+    /// What to benchmark.
+    target: Target,
+    /// Sequential calls per measurement.
+    #[arg(long, default_value_t = 2000)]
+    n: u32,
+    /// Alternating with/without rounds (medians are reported).
+    #[arg(long, default_value_t = 3)]
+    rounds: u32,
+}
+
+pub fn run(args: BenchArgs) -> anyhow::Result<()> {
+    match args.target {
+        Target::Snippet => snippet(&args),
+    }
+}
+
+fn snippet(args: &BenchArgs) -> anyhow::Result<()> {
+    let (chromium, chromedriver) = tools::chromium()?;
+    dist::run()?;
+    let root = crate::root();
+    tools::run(
+        Command::new("npm")
+            .args(["ci", "--no-audit", "--no-fund", "--ignore-scripts"])
+            .current_dir(root.join("tests/web")),
+    )?;
+    // The timings are taken in the browser, so a debug build of the
+    // harness measures the same thing and spares a release build.
+    tools::run(
+        Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+            .args([
+                "run",
+                "--quiet",
+                "-p",
+                "steadycart-tests",
+                "--bin",
+                "bench-snippet",
+            ])
+            .env("BENCH_N", args.n.to_string())
+            .env("BENCH_ROUNDS", args.rounds.to_string())
+            .env("STEADYCART_SNIPPET_DIR", dist::out_dir())
+            .env("STEADYCART_CHROMIUM", chromium)
+            .env("STEADYCART_CHROMEDRIVER", chromedriver)
+            .current_dir(&root),
+    )
+}
