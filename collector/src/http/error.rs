@@ -82,14 +82,42 @@ impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
         match e {
             // The database being down is a dependency fault, not our bug.
-            StoreError::Database(
-                sqlx::Error::PoolTimedOut | sqlx::Error::Io(_) | sqlx::Error::PoolClosed,
-            ) => {
+            StoreError::Database(ref db) if is_unavailable(db) => {
                 tracing::warn!(error = %e, "database unavailable");
                 ApiError::Unavailable(Duration::from_secs(5))
             }
             other => ApiError::Internal(other.into()),
         }
+    }
+}
+
+/// Whether a database error means "the database is unreachable, down or
+/// overloaded right now" (so clients should retry) rather than a bug.
+/// PostgreSQL SQLSTATE classes: 08 connection exception, 53 insufficient
+/// resources, 57 operator intervention (shutdown, terminated sessions,
+/// cannot connect now), and 55000 for a database that is not accepting
+/// connections; SQLite: busy, locked, I/O error, full, cannot open.
+pub fn is_unavailable(e: &sqlx::Error) -> bool {
+    match e {
+        sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::Io(_)
+        | sqlx::Error::Tls(_)
+        | sqlx::Error::Protocol(_)
+        | sqlx::Error::WorkerCrashed => true,
+        sqlx::Error::Database(db) => {
+            let code = db.code().unwrap_or_default();
+            let code: &str = &code;
+            code.starts_with("08")
+                || code.starts_with("53")
+                || code.starts_with("57")
+                || code == "55000"
+                // SQLite primary result codes (extended codes keep the low byte).
+                || code
+                    .parse::<i32>()
+                    .is_ok_and(|c| matches!(c & 0xff, 5 | 6 | 10 | 13 | 14))
+        }
+        _ => false,
     }
 }
 
