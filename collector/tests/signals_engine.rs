@@ -463,3 +463,97 @@ both_backends!(raw_events_expire_after_the_retention, |db: Db| async move {
     assert_eq!(engine::prune_events(&db, &short, now).await.unwrap(), 1);
     assert_eq!(db.count_events(site.id).await.unwrap(), 1);
 });
+
+/// Two deliverers racing over the same outbox (as two instances would
+/// during a lease hand-over): every row is sent exactly once. On PostgreSQL
+/// the claim is `FOR UPDATE SKIP LOCKED`.
+both_backends!(racing_deliverers_send_each_row_once, |db: Db| async move {
+    use axum::{routing::post, Router};
+    let hits: std::sync::Arc<std::sync::Mutex<Vec<String>>> = Default::default();
+    let h = hits.clone();
+    let app = Router::new().route(
+        "/hook",
+        post(move |body: String| {
+            let h = h.clone();
+            async move {
+                // Slow receiver: claims overlap in time.
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                h.lock().unwrap().push(body);
+                axum::http::StatusCode::OK
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+
+    let site = common::add_site(&db, common::ORIGIN).await;
+    for _ in 0..3 {
+        let hook = NotifierConfig::Webhook {
+            url: format!("{base}/hook"),
+            secret: "0123456789abcdef".into(),
+        };
+        store::add_notifier(&db, site.id, &hook, 0).await.unwrap();
+    }
+    // Ten incidents, opened straight in the table with their outbox rows.
+    let (insert_incident, insert_outbox) = (
+        "INSERT INTO incidents (site_id, series, status, since, opened_at, updated_at, baseline, observed, peak_ratio, summary, details) \
+         VALUES ($1, 'abandonment', 'open', $2, $2, $2, 0.2, 0.6, 3.0, 'test', '{}') RETURNING id",
+        "INSERT INTO notify_outbox (site_id, incident_id, notifier_id, action, created_at, next_attempt_at) \
+         SELECT site_id, $2, id, 'trigger', 0, 0 FROM notifiers WHERE site_id = $1",
+    );
+    for k in 0..10i64 {
+        let id: i64 = match &db {
+            Db::Sqlite(p) => sqlx::query_scalar(insert_incident)
+                .bind(site.id)
+                .bind(k)
+                .fetch_one(p)
+                .await
+                .unwrap(),
+            Db::Postgres(p) => sqlx::query_scalar(insert_incident)
+                .bind(site.id)
+                .bind(k)
+                .fetch_one(p)
+                .await
+                .unwrap(),
+        };
+        match &db {
+            Db::Sqlite(p) => {
+                sqlx::query(insert_outbox)
+                    .bind(site.id)
+                    .bind(id)
+                    .execute(p)
+                    .await
+                    .unwrap();
+            }
+            Db::Postgres(p) => {
+                sqlx::query(insert_outbox)
+                    .bind(site.id)
+                    .bind(id)
+                    .execute(p)
+                    .await
+                    .unwrap();
+            }
+        }
+    }
+    let cfg = config();
+    let http = steadycart_collector::notify::client(&cfg);
+    let now = common::now_ms();
+    let (a, b) = tokio::join!(
+        steadycart_collector::notify::outbox::deliver_due(&db, &cfg, &http, now),
+        steadycart_collector::notify::outbox::deliver_due(&db, &cfg, &http, now),
+    );
+    let (a, b) = (a.unwrap(), b.unwrap());
+    assert_eq!(
+        a + b,
+        30,
+        "each of the 30 rows delivered by exactly one deliverer ({a} + {b})"
+    );
+    assert_eq!(hits.lock().unwrap().len(), 30);
+    assert_eq!(
+        steadycart_collector::notify::outbox::deliver_due(&db, &cfg, &http, now + 3_600_000)
+            .await
+            .unwrap(),
+        0
+    );
+});

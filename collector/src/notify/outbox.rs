@@ -138,8 +138,15 @@ async fn attempt(
         Ok(n) => n,
         Err(e) => return Ok(Outcome::Reject(format!("bad notifier config: {e}"))),
     };
-    let Some(incident) = load_incident(db, site_id, c.incident_id).await? else {
-        return Ok(Outcome::Reject("incident removed".into()));
+    // A row that can't be decoded is given up on, not allowed to block the
+    // rest of the outbox.
+    let incident = match load_incident(db, site_id, c.incident_id).await {
+        Ok(Some(i)) => i,
+        Ok(None) => return Ok(Outcome::Reject("incident removed".into())),
+        Err(StoreError::Corrupt(e)) => {
+            return Ok(Outcome::Reject(format!("undecodable incident: {e}")))
+        }
+        Err(e) => return Err(e),
     };
     let notice = Notice {
         site_key: &site_key,

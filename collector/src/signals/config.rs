@@ -117,3 +117,20 @@ impl fmt::Debug for SignalsConfig {
             .finish()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_redacts_credentials_in_endpoint_urls() {
+        let c = SignalsConfig {
+            pagerduty_url: "https://user:pd-s3cret@pd.proxy.internal".into(),
+            opsgenie_url: "https://og:og-s3cret@og.proxy.internal".into(),
+            ..SignalsConfig::default()
+        };
+        let shown = format!("{c:?}");
+        assert!(!shown.contains("s3cret"), "{shown}");
+        assert!(shown.contains("pd.proxy.internal"), "{shown}");
+    }
+}

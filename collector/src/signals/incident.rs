@@ -42,8 +42,10 @@ pub struct Cause {
     pub share: f64,
 }
 
-/// The incident's evidence.
+/// The incident's evidence. Missing fields read as empty, so rows written
+/// by older versions still load.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct IncidentDetails {
     /// Totals over the window.
     pub totals: Totals,
