@@ -464,9 +464,9 @@ both_backends!(raw_events_expire_after_the_retention, |db: Db| async move {
     assert_eq!(db.count_events(site.id).await.unwrap(), 1);
 });
 
-/// Two deliverers racing over the same outbox (as two instances would
-/// during a lease hand-over): every row is sent exactly once. On PostgreSQL
-/// the claim is `FOR UPDATE SKIP LOCKED`.
+// Two deliverers racing over the same outbox (as two instances would
+// during a lease hand-over): every row is sent exactly once. On PostgreSQL
+// the claim is `FOR UPDATE SKIP LOCKED`.
 both_backends!(racing_deliverers_send_each_row_once, |db: Db| async move {
     use axum::{routing::post, Router};
     let hits: std::sync::Arc<std::sync::Mutex<Vec<String>>> = Default::default();
