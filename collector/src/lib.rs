@@ -15,6 +15,7 @@
 //! - [`signals`]: session model, rollups, the signals engine (leader only).
 //! - [`detect`]: the pure spike detector and the traffic generator.
 //! - [`notify`]: notifiers (PagerDuty, Opsgenie, Slack, webhook) and the outbox.
+//! - [`recovery`]: recovery email templates, signed tokens, unsubscribe headers, CSV export.
 //! - [`state`]: the shared application state.
 
 pub mod config;
@@ -23,6 +24,7 @@ pub mod http;
 pub mod ingest;
 pub mod keys;
 pub mod notify;
+pub mod recovery;
 pub mod signals;
 pub mod state;
 pub mod store;
