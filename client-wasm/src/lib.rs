@@ -12,6 +12,7 @@
 //! - [`classify`]: the outcome of a watched call.
 //! - [`session`]: session ids and inactivity timeout.
 //! - [`sku`]: SKU extraction from paths and JSON request bodies.
+//! - [`tiny_regex`]: the small matcher behind `re:` endpoint rules.
 //! - [`funnel`]: funnel events (cart activity, checkout started/completed).
 //! - [`fallback`]: which fallback message is visible, without flapping.
 //! - [`outbox`]: batching of events for delivery.
@@ -34,6 +35,7 @@ pub mod session;
 pub mod sku;
 pub mod survey_form;
 pub mod survey_policy;
+pub mod tiny_regex;
 
 #[cfg(target_arch = "wasm32")]
 mod shell;

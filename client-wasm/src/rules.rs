@@ -4,12 +4,16 @@
 //!   matches, `/api/cartoon` does not);
 //! - `/api/price/*` — glob: `*` is any run within one path segment, `**` any
 //!   run across segments;
-//! - `https://api.shop.example/v1/checkout` — the same, on a listed origin.
+//! - `https://api.shop.example/v1/checkout` — the same, on a listed origin;
+//! - `re:^/api/v[0-9]+/price/` — a regular expression on the same-origin
+//!   path (see [`crate::tiny_regex`] for the supported syntax).
 //!
 //! Query strings and fragments are never part of the match (and are stripped
 //! before reporting a URL: they may hold tokens or emails).
 
 use steadycart_protocol::Role;
+
+use crate::tiny_regex::Regex;
 
 /// A rule that gives matching calls a role.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -32,6 +36,8 @@ pub enum PathPattern {
     Prefix(String),
     /// Glob with `*` and `**`.
     Glob(String),
+    /// Regular expression (`re:`), searched in the path.
+    Regex(Regex),
 }
 
 /// A rule string that could not be parsed.
@@ -69,6 +75,14 @@ fn parse_rule(role: Role, text: &str) -> Result<Rule, RuleError> {
         }
         None => (None, text),
     };
+    if let Some(re) = pattern.strip_prefix("re:") {
+        return Ok(Rule {
+            role,
+            method,
+            origin: None,
+            path: PathPattern::Regex(Regex::parse(re.trim()).map_err(err)?),
+        });
+    }
     let (origin, path) = if let Some(rest) = pattern
         .strip_prefix("https://")
         .map(|r| ("https://", r))
@@ -183,6 +197,7 @@ impl Rule {
         match &self.path {
             PathPattern::Prefix(p) => prefix_matches(p, url.path),
             PathPattern::Glob(g) => glob_matches(g.as_bytes(), url.path.as_bytes()),
+            PathPattern::Regex(re) => re.is_match(url.path),
         }
     }
 }
@@ -276,6 +291,31 @@ mod tests {
         assert!(glob_matches(b"/a/**", b"/a/b/c"));
         assert!(glob_matches(b"/a/*.json", b"/a/x.json"));
         assert!(!glob_matches(b"/a/*.json", b"/a/x.xml"));
+    }
+
+    #[test]
+    fn regex_rules() {
+        let r = parse_rules(Role::Price, r"GET re:^/api/v\d+/price/[a-z0-9-]+$").unwrap();
+        assert_eq!(
+            role_of(
+                &r,
+                "GET",
+                "https://shop.example/api/v2/price/sku-1?x=1",
+                PAGE
+            ),
+            Some(Role::Price)
+        );
+        assert_eq!(
+            role_of(&r, "GET", "https://shop.example/api/v2/price/sku-1/x", PAGE),
+            None
+        );
+        assert_eq!(
+            role_of(&r, "GET", "https://other.example/api/v2/price/sku-1", PAGE),
+            None,
+            "same origin only"
+        );
+        let e = parse_rules(Role::Price, "re:^/(a|b)").unwrap_err();
+        assert_eq!(e.reason, "regex: groups and {n} are not supported");
     }
 
     #[test]
