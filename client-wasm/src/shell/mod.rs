@@ -5,11 +5,13 @@
 //! # Layout
 //! - [`runtime`]: the snippet's state and what happens on each hook call.
 //! - [`ui`]: the fallback messages in a Shadow DOM root.
+//! - [`survey`]: exit-intent listeners and the exit survey dialog.
 //! - [`transport`]: delivery to the collector (original fetch, beacon).
 //! - [`page`]: page-level listeners and browser helpers.
 
 mod page;
 mod runtime;
+mod survey;
 mod transport;
 mod ui;
 

@@ -42,7 +42,7 @@ struct Pending {
 }
 
 pub(super) struct Runtime {
-    config: Config,
+    pub(super) config: Config,
     page_origin: String,
     page_path: String,
     session: Session,
@@ -52,7 +52,8 @@ pub(super) struct Runtime {
     next_token: u32,
     board: FallbackBoard,
     hide_checks: [Option<Timeout>; 4],
-    funnel: Funnel,
+    pub(super) funnel: Funnel,
+    pub(super) exit: super::survey::ExitSurvey,
     pub(super) outbox: Outbox,
     pub(super) transport: Transport,
     ui: Option<Ui>,
@@ -115,6 +116,7 @@ pub(super) fn start(tag: JsValue, script_url: &str) -> Result<(), JsValue> {
             .and_then(|s| s.get_item(FUNNEL_KEY).ok().flatten())
             .map(|s| Funnel::parse(&s))
             .unwrap_or_default(),
+        exit: super::survey::ExitSurvey::new(&config),
         outbox: Outbox::default(),
         transport,
         ui: None,
@@ -132,6 +134,7 @@ pub(super) fn start(tag: JsValue, script_url: &str) -> Result<(), JsValue> {
     }
     RUNTIME.with(|c| *c.borrow_mut() = Some(runtime));
     install_page_listeners(&window);
+    super::survey::install(&window);
     Ok(())
 }
 
@@ -270,6 +273,7 @@ impl Runtime {
         let (role, method, url, started) = (p.role, p.method.clone(), p.url.clone(), p.started);
         let sku = p.sku.clone();
         let outcome = steadycart_protocol::Outcome::Stall;
+        self.survey_on_call(role, outcome, &method, &url, None);
         self.record(EventBody::Call(CallEvent {
             role,
             outcome,
@@ -302,6 +306,7 @@ impl Runtime {
         if let Some(e) = self.funnel.on_call_end(role, &p.method, outcome) {
             self.funnel_event(e);
         }
+        self.survey_on_call(role, outcome, &p.method, &p.url, status);
         self.record(EventBody::Call(CallEvent {
             role,
             outcome,

@@ -1,0 +1,619 @@
+//! The exit survey in the page: feeds browser events to
+//! [`crate::exit_intent`], asks [`crate::survey_policy`] whether to show,
+//! and renders the modal dialog from [`crate::survey_form`] texts.
+//!
+//! The dialog lives in its own Shadow DOM host (`<steadycart-survey>`,
+//! position fixed: no layout shift), styled by a constructable stylesheet
+//! (CSP-safe), text set through `textContent` only. It is `role=dialog`,
+//! `aria-modal`, labelled by its title, traps Tab and Shift+Tab, closes on
+//! Escape, its close button and a click outside, and gives focus back to
+//! the element that had it. It never locks page scrolling, so no lock can
+//! leak. On narrow screens it is a bottom sheet.
+
+use gloo_timers::callback::Timeout;
+use steadycart_protocol::{EventBody, Outcome, Role};
+use wasm_bindgen::{prelude::*, JsCast};
+
+use super::{page, runtime::with_runtime, runtime::Runtime};
+use crate::{
+    exit_intent::{ExitIntent, PointerOut, Trigger},
+    survey_form::{build_answer, FormError, FormInput, Lang, Texts},
+    survey_policy::{self, Situation, TroubleLog},
+};
+
+const TROUBLE_KEY: &str = "steadycart.trouble";
+const SHOWN_KEY: &str = "steadycart.survey";
+const COOLDOWN_KEY: &str = "steadycart.survey.until";
+
+const CSS: &str = ":host{all:initial!important;position:fixed!important;inset:0!important;z-index:2147483647!important;display:block!important}
+.bd{position:fixed;inset:0;display:flex;align-items:center;justify-content:center;background:rgba(0,0,0,.45);font:15px/1.45 system-ui,-apple-system,'Segoe UI',sans-serif;overscroll-behavior:contain}
+.dlg{position:relative;box-sizing:border-box;width:calc(100% - 2rem);max-width:28rem;max-height:90vh;overflow:auto;padding:20px;border-radius:12px;background:var(--steadycart-survey-bg,#fff);color:var(--steadycart-survey-fg,#1a1a1a);box-shadow:0 8px 30px rgba(0,0,0,.3)}
+h2{margin:0 2rem 12px 0;font-size:1.2em}
+fieldset{border:0;margin:0 0 12px;padding:0}
+legend{font-weight:600;margin-bottom:6px;padding:0}
+label{display:block;margin:4px 0}
+.row{display:flex;gap:12px;flex-wrap:wrap}
+textarea,input[type=email]{box-sizing:border-box;width:100%;font:inherit;padding:6px 8px;border:1px solid #888;border-radius:6px;background:#fff;color:#1a1a1a}
+textarea{min-height:4.5em;resize:vertical}
+.x{position:absolute;top:10px;right:10px;width:32px;height:32px;font:20px/1 sans-serif;border:0;border-radius:6px;background:transparent;color:inherit;cursor:pointer}
+.send{margin-top:12px;font:inherit;font-weight:600;padding:8px 18px;border:0;border-radius:8px;background:var(--steadycart-survey-accent,#1f5fbf);color:#fff;cursor:pointer}
+.err{color:#b00020;margin:4px 0}
+button:focus-visible,input:focus-visible,textarea:focus-visible{outline:3px solid #1f5fbf;outline-offset:2px}
+@media (max-width:600px){.bd{align-items:flex-end}.dlg{width:100%;max-width:none;max-height:85vh;border-radius:14px 14px 0 0}}
+@media (prefers-color-scheme:dark){.dlg{background:var(--steadycart-survey-bg-dark,#222);color:var(--steadycart-survey-fg-dark,#eee)}}";
+
+/// The open dialog; dropping it removes it and its listeners.
+struct Modal {
+    host: web_sys::Element,
+    shadow: web_sys::ShadowRoot,
+    trigger: Trigger,
+    return_focus: Option<web_sys::HtmlElement>,
+    answered: bool,
+    _listeners: Vec<Closure<dyn FnMut(web_sys::Event)>>,
+    _close_timer: Option<Timeout>,
+}
+
+/// The page's exit-survey state, owned by the runtime.
+pub(super) struct ExitSurvey {
+    intent: ExitIntent,
+    trouble: TroubleLog,
+    modal: Option<Modal>,
+    idle: Option<Timeout>,
+    last_key: f64,
+    touch: bool,
+}
+
+impl ExitSurvey {
+    pub(super) fn new(config: &crate::config::Config) -> ExitSurvey {
+        let trouble = page::session_storage()
+            .and_then(|s| s.get_item(TROUBLE_KEY).ok().flatten())
+            .map(|s| TroubleLog::parse(&s))
+            .unwrap_or_default();
+        let mut intent = ExitIntent::new(config.survey.intent, page::now());
+        if trouble.any() {
+            intent.trouble(page::now());
+        }
+        let touch = web_sys::window()
+            .and_then(|w| w.match_media("(pointer: coarse)").ok().flatten())
+            .is_some_and(|m| m.matches());
+        ExitSurvey {
+            intent,
+            trouble,
+            modal: None,
+            idle: None,
+            last_key: 0.0,
+            touch,
+        }
+    }
+}
+
+fn storage_get(local: bool, key: &str) -> Option<String> {
+    let w = web_sys::window()?;
+    let s = if local {
+        w.local_storage().ok().flatten()?
+    } else {
+        w.session_storage().ok().flatten()?
+    };
+    s.get_item(key).ok().flatten()
+}
+
+fn storage_set(local: bool, key: &str, value: &str) {
+    if let Some(w) = web_sys::window() {
+        let s = if local {
+            w.local_storage().ok().flatten()
+        } else {
+            w.session_storage().ok().flatten()
+        };
+        if let Some(s) = s {
+            let _ = s.set_item(key, value);
+        }
+    }
+}
+
+fn get(target: &JsValue, prop: &str) -> JsValue {
+    js_sys::Reflect::get(target, &prop.into()).unwrap_or(JsValue::UNDEFINED)
+}
+
+/// Install the page listeners that feed exit intent. Page-lifetime.
+pub(super) fn install(window: &web_sys::Window) {
+    let Some(doc) = window.document() else {
+        return;
+    };
+    page::listen_forever(&doc, "mouseout", |e| {
+        let now = page::now();
+        let form_busy = web_sys::window()
+            .and_then(|w| w.document())
+            .and_then(|d| d.active_element())
+            .is_some_and(|el| match el.tag_name().as_str() {
+                "SELECT" => true,
+                "INPUT" | "TEXTAREA" => {
+                    with_runtime(|rt| now - rt.exit.last_key < 1500.0).unwrap_or(false)
+                }
+                _ => false,
+            });
+        let p = PointerOut {
+            y: get(&e, "clientY").as_f64().unwrap_or(f64::MAX),
+            left_document: get(&e, "relatedTarget").is_null(),
+            selecting: get(&e, "buttons").as_f64().unwrap_or(0.0) != 0.0,
+            form_busy,
+        };
+        with_runtime(|rt| {
+            if let Some(t) = rt.exit.intent.pointer_out(now, p) {
+                rt.exit_intent(t);
+            }
+        });
+    });
+    let win = window.clone();
+    page::listen_forever(window, "scroll", move |_| {
+        let y = win.scroll_y().unwrap_or(0.0);
+        with_runtime(|rt| {
+            let now = page::now();
+            if !rt.exit.touch {
+                rt.exit.intent.activity(now);
+            } else if let Some(t) = rt.exit.intent.scroll(now, y) {
+                rt.exit_intent(t);
+            }
+        });
+    });
+    for kind in ["keydown", "pointerdown", "input"] {
+        page::listen_forever(&doc, kind, |_| {
+            with_runtime(|rt| {
+                let now = page::now();
+                rt.exit.last_key = now;
+                rt.exit.intent.activity(now);
+            });
+        });
+    }
+    page::listen_forever(window, "popstate", |e| {
+        // Our guard entry carries {steadycart: 1}; arriving anywhere else
+        // by a pop means the guard was left: that back was the intent.
+        let ours = get(&get(&e, "state"), "steadycart").is_truthy();
+        if !ours {
+            with_runtime(|rt| {
+                if let Some(t) = rt.exit.intent.back(page::now()) {
+                    rt.exit_intent(t);
+                }
+            });
+        }
+    });
+    let d = doc.clone();
+    page::listen_forever(&doc, "visibilitychange", move |_| {
+        let hidden = d.visibility_state() == web_sys::VisibilityState::Hidden;
+        with_runtime(|rt| {
+            let now = page::now();
+            if hidden {
+                rt.exit.intent.hidden(now);
+            } else if let Some(t) = rt.exit.intent.visible(now) {
+                rt.exit_intent(t);
+            }
+        });
+    });
+}
+
+impl Runtime {
+    fn situation(&self) -> Situation {
+        Situation {
+            mode: self.config.survey.mode,
+            remote_enabled: None,
+            had_trouble: self.exit.trouble.any(),
+            checkout_completed: self.funnel.completed(),
+            shown_this_session: storage_get(false, SHOWN_KEY).is_some(),
+            cooldown_until: storage_get(true, COOLDOWN_KEY)
+                .and_then(|s| survey_policy::parse_cooldown(&s)),
+            now: page::now(),
+            modal_open: self.exit.modal.is_some(),
+            native_dialog_open: web_sys::window()
+                .and_then(|w| w.document())
+                .and_then(|d| d.query_selector("dialog[open]").ok().flatten())
+                .is_some(),
+        }
+    }
+
+    /// A watched call ended or stalled: keep the trouble context, arm the
+    /// back guard (touch) and the idle check.
+    pub(super) fn survey_on_call(
+        &mut self,
+        role: Role,
+        outcome: Outcome,
+        method: &str,
+        url: &str,
+        status: Option<u16>,
+    ) {
+        let path = crate::rules::split_url(url).map_or(url, |u| u.path);
+        if !self
+            .exit
+            .trouble
+            .on_call(role, outcome, method, path, status)
+        {
+            return;
+        }
+        storage_set(false, TROUBLE_KEY, &self.exit.trouble.to_stored());
+        let now = page::now();
+        self.exit.intent.trouble(now);
+        if self.exit.touch
+            && survey_policy::decide(&self.situation()).is_ok()
+            && self.exit.intent.arm_guard()
+        {
+            if let Some(h) = web_sys::window().and_then(|w| w.history().ok()) {
+                let state = js_sys::Object::new();
+                let _ = js_sys::Reflect::set(&state, &"steadycart".into(), &1.into());
+                let _ = h.push_state(&state, "");
+            }
+        }
+        self.schedule_idle();
+    }
+
+    fn schedule_idle(&mut self) {
+        self.exit.idle = self.exit.intent.idle_due_in(page::now()).map(|ms| {
+            Timeout::new(ms.ceil() as u32 + 1, || {
+                with_runtime(|rt| match rt.exit.intent.tick(page::now()) {
+                    Some(t) => rt.exit_intent(t),
+                    None => rt.schedule_idle(),
+                });
+            })
+        });
+    }
+
+    /// An exit intent fired: show the survey if the policy allows.
+    pub(super) fn exit_intent(&mut self, trigger: Trigger) {
+        if survey_policy::decide(&self.situation()).is_err() {
+            return;
+        }
+        match self.open_survey(trigger) {
+            Ok(modal) => {
+                storage_set(false, SHOWN_KEY, "1");
+                storage_set(
+                    true,
+                    COOLDOWN_KEY,
+                    &survey_policy::cooldown_value(page::now(), self.config.survey.cooldown()),
+                );
+                self.exit.modal = Some(modal);
+                self.record(EventBody::SurveyShown {
+                    trigger: trigger.as_str().into(),
+                    trouble: self.exit.trouble.context(),
+                });
+            }
+            Err(e) => super::warn(&format!(
+                "cannot show the survey: {}",
+                super::js_error_text(&e)
+            )),
+        }
+    }
+
+    fn texts(&self) -> Texts {
+        let lang = web_sys::window()
+            .and_then(|w| w.document())
+            .and_then(|d| d.document_element())
+            .and_then(|e| e.get_attribute("lang"))
+            .unwrap_or_default();
+        self.config.survey.texts(Lang::from_tag(&lang))
+    }
+
+    fn open_survey(&mut self, trigger: Trigger) -> Result<Modal, JsValue> {
+        let texts = self.texts();
+        let doc = web_sys::window()
+            .and_then(|w| w.document())
+            .ok_or("no document")?;
+        let return_focus = doc
+            .active_element()
+            .and_then(|e| e.dyn_into::<web_sys::HtmlElement>().ok());
+        let host = doc.create_element("steadycart-survey")?;
+        let shadow =
+            host.attach_shadow(&web_sys::ShadowRootInit::new(web_sys::ShadowRootMode::Open))?;
+        let sheet = web_sys::CssStyleSheet::new()?;
+        sheet.replace_sync(CSS)?;
+        js_sys::Reflect::set(
+            &shadow,
+            &"adoptedStyleSheets".into(),
+            &js_sys::Array::of1(&sheet),
+        )?;
+
+        let el =
+            |tag: &str, class: &str, text: Option<&str>| -> Result<web_sys::Element, JsValue> {
+                let e = doc.create_element(tag)?;
+                if !class.is_empty() {
+                    e.set_class_name(class);
+                }
+                if text.is_some() {
+                    e.set_text_content(text);
+                }
+                Ok(e)
+            };
+        let backdrop = el("div", "bd", None)?;
+        let dialog = el("div", "dlg", None)?;
+        dialog.set_attribute("role", "dialog")?;
+        dialog.set_attribute("aria-modal", "true")?;
+        dialog.set_attribute("aria-labelledby", "sc-title")?;
+        let close = el("button", "x", Some("×"))?;
+        close.set_attribute("type", "button")?;
+        close.set_attribute("aria-label", &texts.close)?;
+        let title = el("h2", "", Some(&texts.title))?;
+        title.set_id("sc-title");
+        let form = el("form", "", None)?;
+        form.set_attribute("novalidate", "")?;
+
+        let radios = |legend: &str,
+                      name: &str,
+                      options: &[(String, String)]|
+         -> Result<web_sys::Element, JsValue> {
+            let set = el("fieldset", "", None)?;
+            let legend = el("legend", "", Some(legend))?;
+            set.append_child(&legend)?;
+            let row = el("div", if name == "rating" { "row" } else { "" }, None)?;
+            for (value, label) in options {
+                let l = el("label", "", None)?;
+                let input = el("input", "", None)?;
+                input.set_attribute("type", "radio")?;
+                input.set_attribute("name", name)?;
+                input.set_attribute("value", value)?;
+                l.append_child(&input)?;
+                l.append_child(&doc.create_text_node(&format!(" {label}")))?;
+                row.append_child(&l)?;
+            }
+            set.append_child(&row)?;
+            Ok(set)
+        };
+        let choices = radios(&texts.question, "choice", &texts.options)?;
+        form.append_child(&choices)?;
+        if let Some(label) = &texts.rating {
+            let stars: Vec<(String, String)> =
+                (1..=5).map(|i| (i.to_string(), i.to_string())).collect();
+            let rating = radios(label, "rating", &stars)?;
+            form.append_child(&rating)?;
+        }
+        if let Some(label) = &texts.text {
+            let l = el("label", "", Some(label))?;
+            l.set_attribute("for", "sc-text")?;
+            let t = el("textarea", "", None)?;
+            t.set_id("sc-text");
+            t.set_attribute("maxlength", "1000")?;
+            form.append_child(&l)?;
+            form.append_child(&t)?;
+        }
+        if let Some(label) = &texts.email {
+            let l = el("label", "", Some(label))?;
+            l.set_attribute("for", "sc-email")?;
+            let input = el("input", "", None)?;
+            input.set_id("sc-email");
+            input.set_attribute("type", "email")?;
+            input.set_attribute("autocomplete", "email")?;
+            input.set_attribute("maxlength", "254")?;
+            input.set_attribute("aria-describedby", "sc-err")?;
+            let c = el("label", "", None)?;
+            let check = el("input", "", None)?;
+            check.set_id("sc-consent");
+            check.set_attribute("type", "checkbox")?;
+            c.append_child(&check)?;
+            c.append_child(&doc.create_text_node(&format!(" {}", texts.consent)))?;
+            let err = el("p", "err", None)?;
+            err.set_id("sc-err");
+            err.set_attribute("aria-live", "assertive")?;
+            form.append_child(&l)?;
+            form.append_child(&input)?;
+            form.append_child(&c)?;
+            form.append_child(&err)?;
+        }
+        let send = el("button", "send", Some(&texts.submit))?;
+        send.set_attribute("type", "submit")?;
+        form.append_child(&send)?;
+        dialog.append_child(&close)?;
+        dialog.append_child(&title)?;
+        dialog.append_child(&form)?;
+        backdrop.append_child(&dialog)?;
+        shadow.append_child(&backdrop)?;
+
+        let mut listeners = Vec::new();
+        let mut listen = |target: &web_sys::Element,
+                          kind: &str,
+                          f: Box<dyn FnMut(web_sys::Event)>|
+         -> Result<(), JsValue> {
+            let c = Closure::wrap(f);
+            target.add_event_listener_with_callback(kind, c.as_ref().unchecked_ref())?;
+            listeners.push(c);
+            Ok(())
+        };
+        listen(
+            &close,
+            "click",
+            Box::new(|_| {
+                with_runtime(|rt| rt.close_survey("close"));
+            }),
+        )?;
+        let bd = backdrop.clone();
+        listen(
+            &backdrop,
+            "click",
+            Box::new(move |e| {
+                if e.target()
+                    .is_some_and(|t| JsValue::from(t) == JsValue::from(bd.clone()))
+                {
+                    with_runtime(|rt| rt.close_survey("backdrop"));
+                }
+            }),
+        )?;
+        listen(
+            &dialog,
+            "keydown",
+            Box::new(|e| {
+                with_runtime(|rt| rt.survey_key(&e));
+            }),
+        )?;
+        listen(
+            &form,
+            "submit",
+            Box::new(|e| {
+                e.prevent_default();
+                with_runtime(|rt| rt.submit_survey());
+            }),
+        )?;
+
+        let parent: web_sys::Node = match doc.body() {
+            Some(b) => b.into(),
+            None => doc.document_element().ok_or("no root element")?.into(),
+        };
+        parent.append_child(&host)?;
+        let first = shadow
+            .query_selector("input")?
+            .or_else(|| Some(close.clone()))
+            .and_then(|e| e.dyn_into::<web_sys::HtmlElement>().ok());
+        if let Some(f) = first {
+            let _ = f.focus();
+        }
+        Ok(Modal {
+            host,
+            shadow,
+            trigger,
+            return_focus,
+            answered: false,
+            _listeners: listeners,
+            _close_timer: None,
+        })
+    }
+
+    fn survey_key(&mut self, e: &web_sys::Event) {
+        let key = get(e, "key").as_string().unwrap_or_default();
+        if key == "Escape" {
+            e.prevent_default();
+            self.close_survey("escape");
+            return;
+        }
+        if key != "Tab" {
+            return;
+        }
+        let Some(m) = &self.exit.modal else { return };
+        let Ok(list) = m.shadow.query_selector_all(
+            "button,input:not([type=radio]),input[type=radio]:checked,textarea",
+        ) else {
+            return;
+        };
+        // Unchecked radios are reached with arrow keys, not Tab; a group
+        // with none checked is entered at its first radio.
+        let mut items: Vec<web_sys::HtmlElement> = (0..list.length())
+            .filter_map(|i| list.item(i)?.dyn_into().ok())
+            .collect();
+        for name in ["choice", "rating"] {
+            let checked = m
+                .shadow
+                .query_selector(&format!("input[name={name}]:checked"))
+                .ok()
+                .flatten();
+            if checked.is_none() {
+                if let Some(first) = m
+                    .shadow
+                    .query_selector(&format!("input[name={name}]"))
+                    .ok()
+                    .flatten()
+                    .and_then(|e| e.dyn_into::<web_sys::HtmlElement>().ok())
+                {
+                    items.push(first);
+                }
+            }
+        }
+        // Document order, so the cycle follows what the shopper sees.
+        items.sort_by(|a, b| {
+            let pos = a.compare_document_position(b);
+            if pos & web_sys::Node::DOCUMENT_POSITION_FOLLOWING != 0 {
+                std::cmp::Ordering::Less
+            } else if pos & web_sys::Node::DOCUMENT_POSITION_PRECEDING != 0 {
+                std::cmp::Ordering::Greater
+            } else {
+                std::cmp::Ordering::Equal
+            }
+        });
+        let (Some(first), Some(last)) = (items.first(), items.last()) else {
+            return;
+        };
+        let active: Option<web_sys::Element> = m.shadow.active_element();
+        let shift = get(e, "shiftKey").is_truthy();
+        let at = |x: &web_sys::HtmlElement| {
+            active
+                .as_ref()
+                .is_some_and(|a| a == x.unchecked_ref::<web_sys::Element>())
+        };
+        if shift && (at(first) || active.is_none()) {
+            e.prevent_default();
+            let _ = last.focus();
+        } else if !shift && (at(last) || active.is_none()) {
+            e.prevent_default();
+            let _ = first.focus();
+        }
+    }
+
+    fn submit_survey(&mut self) {
+        let texts = self.texts();
+        let Some(m) = &mut self.exit.modal else {
+            return;
+        };
+        if m.answered {
+            return;
+        }
+        let sel = |q: &str| m.shadow.query_selector(q).ok().flatten();
+        let value = |q: &str| sel(q).map(|e| get(&e, "value").as_string().unwrap_or_default());
+        let input = FormInput {
+            choice: value("input[name=choice]:checked"),
+            text: value("#sc-text").unwrap_or_default(),
+            rating: value("input[name=rating]:checked").and_then(|v| v.parse().ok()),
+            email: value("#sc-email").unwrap_or_default(),
+            consent: sel("#sc-consent").is_some_and(|e| get(&e, "checked").is_truthy()),
+        };
+        match build_answer(&texts, &input) {
+            Err(FormError::Email) => {
+                if let Some(err) = sel("#sc-err") {
+                    err.set_text_content(Some(&texts.email_error));
+                }
+                if let Some(email) = sel("#sc-email") {
+                    let _ = email.set_attribute("aria-invalid", "true");
+                    if let Ok(h) = email.dyn_into::<web_sys::HtmlElement>() {
+                        let _ = h.focus();
+                    }
+                }
+            }
+            Ok(answer) => {
+                m.answered = true;
+                let trigger = m.trigger;
+                if let Some(form) = sel("form") {
+                    let thanks = web_sys::window()
+                        .and_then(|w| w.document())
+                        .and_then(|d| d.create_element("p").ok());
+                    if let Some(p) = thanks {
+                        p.set_text_content(Some(&texts.thanks));
+                        let _ = p.set_attribute("role", "status");
+                        let _ = form.replace_with_with_node_1(&p);
+                    }
+                }
+                if let Some(close) =
+                    sel(".x").and_then(|e| e.dyn_into::<web_sys::HtmlElement>().ok())
+                {
+                    let _ = close.focus();
+                }
+                m._close_timer = Some(Timeout::new(2500, || {
+                    with_runtime(|rt| rt.close_survey("answered"));
+                }));
+                self.record(EventBody::SurveyAnswered {
+                    trigger: trigger.as_str().into(),
+                    answer,
+                    trouble: self.exit.trouble.context(),
+                });
+            }
+        }
+    }
+
+    /// Close the dialog; unanswered closes are `survey_dismissed`.
+    pub(super) fn close_survey(&mut self, reason: &str) {
+        let Some(m) = self.exit.modal.take() else {
+            return;
+        };
+        m.host.remove();
+        if let Some(f) = &m.return_focus {
+            let _ = f.focus();
+        }
+        if !m.answered {
+            self.record(EventBody::SurveyDismissed {
+                reason: reason.into(),
+                trouble: self.exit.trouble.context(),
+            });
+        }
+        // Listeners may be running right now: drop them after this turn.
+        Timeout::new(0, move || drop(m)).forget();
+    }
+}
