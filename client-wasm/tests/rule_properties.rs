@@ -32,6 +32,18 @@ proptest! {
         }
     }
 
+    /// `re:` patterns from page authors: any pattern text against any path
+    /// parses or is refused, and matching never panics, even on long paths.
+    #[test]
+    fn regex_rules_never_panic(
+        pattern in "[\\^$.*+?()\\[\\]{}|a-z0-9/-]{0,24}",
+        path in "/[a-z0-9/.-]{0,200}",
+    ) {
+        if let Ok(r) = rules::parse_rules(Role::Price, &format!("GET re:{pattern}")) {
+            let _ = rules::role_of(&r, "GET", &format!("{PAGE}{path}"), PAGE);
+        }
+    }
+
     /// Any URL and method: splitting, stripping and matching never panic, and
     /// a stripped URL holds no query or fragment.
     #[test]
