@@ -19,6 +19,9 @@
 //! are the attribute names without `data-`, arrays are joined with commas.
 //! Attributes on the tag win over the page object ([`merge`]).
 //!
+//! Delivery options (`data-flush-ms`, `data-flush-count`, `data-store-bytes`,
+//! `data-sample-rate`, `data-max-events`) are documented in [`crate::delivery`].
+//!
 //! Unknown `data-*` attributes are errors (a typo must not silently disable
 //! watching); other attributes (`src`, `type`, `integrity`, `nonce`, …) are the
 //! browser's and ignored.
@@ -28,6 +31,7 @@ use std::fmt;
 use steadycart_protocol::Role;
 
 use crate::{
+    delivery::Delivery,
     rules::{self, Rule, RuleError},
     sku::{self, SkuRule},
 };
@@ -79,6 +83,8 @@ pub struct Config {
     pub sku_rules: Vec<SkuRule>,
     /// The exit survey's options.
     pub survey: crate::survey_form::SurveyConfig,
+    /// Batching, storage budget, sampling and the per-session cap.
+    pub delivery: Delivery,
 }
 
 /// Why the configuration was refused. The snippet then installs nothing and
@@ -156,6 +162,7 @@ pub fn from_attributes(
     let mut app_error_field = None;
     let mut sku_rules = Vec::new();
     let mut survey = crate::survey_form::SurveyConfig::default();
+    let mut delivery = Delivery::default();
 
     for (name, value) in attrs {
         let name = name.to_ascii_lowercase();
@@ -185,6 +192,12 @@ pub fn from_attributes(
         }
         if let Some(suffix) = key.strip_prefix("survey") {
             survey.set(suffix, value).map_err(ConfigError::BadSurvey)?;
+            continue;
+        }
+        if let Some(ok) = delivery.apply(key, value) {
+            if !ok {
+                return Err(ConfigError::BadNumber(name.clone()));
+            }
             continue;
         }
         match key {
@@ -248,6 +261,7 @@ pub fn from_attributes(
         app_error_field,
         sku_rules,
         survey,
+        delivery,
     })
 }
 

@@ -19,6 +19,8 @@
 //! - [`exit_intent`]: exit-intent detection (pointer, scroll, back, return, idle).
 //! - [`survey_policy`]: when the exit survey may show; the trouble context.
 //! - [`survey_form`]: survey options, localized texts, answer building.
+//! - [`delivery`]: delivery settings, sampling and the per-session cap.
+//! - [`persist`]: the localStorage record of undelivered events.
 //! - `shell` (wasm32 only): the thin web-sys layer: hooks, UI, transport.
 //! - `js/shim.js`: the fetch/XHR wrappers themselves, guarded so an internal
 //!   error can never reach the page; `js/steadycart.js`: the loader.
@@ -26,10 +28,12 @@
 
 pub mod classify;
 pub mod config;
+pub mod delivery;
 pub mod exit_intent;
 pub mod fallback;
 pub mod funnel;
 pub mod outbox;
+pub mod persist;
 pub mod rules;
 pub mod session;
 pub mod sku;

@@ -1,81 +1,136 @@
-//! Events waiting for delivery: flushed on count or age, bounded (oldest
-//! dropped first, counted and reported), with exponential backoff between
-//! failed deliveries.
+//! Events waiting for delivery, already encoded as JSON (so byte sizes are
+//! exact and persisting or batching never re-encodes): flushed on count, age
+//! or size; bounded by a byte budget (oldest dropped first, counted and
+//! reported in a later batch); batches built to fit a byte limit; exponential
+//! backoff with jitter between failed deliveries.
 
 use std::collections::VecDeque;
 
-use steadycart_protocol::Event;
+/// Bytes a batch adds around its events (envelope with generous room for
+/// the numbers and the sdk name).
+pub const BATCH_OVERHEAD: usize = 160;
 
 /// Queued events and the flush policy.
 #[derive(Debug)]
 pub struct Outbox {
-    queue: VecDeque<Event>,
+    queue: VecDeque<String>,
+    bytes: usize,
     oldest_at: Option<f64>,
     dropped: u32,
     /// Flush when this many events wait.
     pub flush_count: usize,
     /// Flush when the oldest waiting event is this old, ms.
     pub flush_age_ms: f64,
-    /// Most events kept; beyond it the oldest are dropped and counted.
-    pub capacity: usize,
+    /// Flush when the waiting events reach this many bytes.
+    pub flush_bytes: usize,
+    /// Most bytes of events kept; beyond it the oldest are dropped and counted.
+    pub capacity_bytes: usize,
 }
 
 impl Default for Outbox {
     fn default() -> Self {
         Self {
             queue: VecDeque::new(),
+            bytes: 0,
             oldest_at: None,
             dropped: 0,
             flush_count: 20,
             flush_age_ms: 1000.0,
-            capacity: 500,
+            flush_bytes: crate::delivery::FLUSH_BYTES,
+            capacity_bytes: 64 * 1024,
         }
     }
 }
 
 impl Outbox {
-    /// Queue an event at `now`.
-    pub fn push(&mut self, event: Event, now: f64) {
-        if self.queue.len() >= self.capacity {
-            self.queue.pop_front();
-            self.dropped += 1;
+    /// An outbox following `settings`.
+    pub fn new(settings: &crate::delivery::Delivery) -> Outbox {
+        Outbox {
+            flush_count: settings.flush_count as usize,
+            flush_age_ms: f64::from(settings.flush_ms),
+            capacity_bytes: settings.store_bytes as usize,
+            ..Outbox::default()
         }
+    }
+
+    /// Queue an encoded event at `now`.
+    pub fn push(&mut self, event: String, now: f64) {
+        self.bytes += event.len();
         self.queue.push_back(event);
         self.oldest_at.get_or_insert(now);
+        self.trim();
+    }
+
+    fn trim(&mut self) {
+        while self.bytes > self.capacity_bytes {
+            let Some(e) = self.queue.pop_front() else {
+                break;
+            };
+            self.bytes -= e.len();
+            self.dropped += 1;
+        }
+        if self.queue.is_empty() {
+            self.oldest_at = None;
+        }
     }
 
     /// Whether a flush is due at `now`.
     pub fn due(&self, now: f64) -> bool {
         self.queue.len() >= self.flush_count
+            || self.bytes >= self.flush_bytes
             || self.oldest_at.is_some_and(|t| now - t >= self.flush_age_ms)
     }
 
-    /// Ms until the age flush, if anything waits.
+    /// Ms until a flush is due, if anything waits.
     pub fn ms_until_due(&self, now: f64) -> Option<f64> {
+        if self.due(now) {
+            return Some(0.0);
+        }
         self.oldest_at
             .map(|t| (t + self.flush_age_ms - now).max(0.0))
     }
 
-    /// Take up to `max` events from the front.
-    pub fn take(&mut self, max: usize) -> Vec<Event> {
-        let n = max.min(self.queue.len());
-        let out: Vec<Event> = self.queue.drain(..n).collect();
+    /// Take events from the front for one batch: at most `max_events`, and
+    /// as many as fit in a body of `max_body` bytes (at least one).
+    pub fn take_batch(&mut self, max_events: usize, max_body: usize) -> Vec<String> {
+        let mut size = BATCH_OVERHEAD;
+        let mut n = 0;
+        for e in self.queue.iter().take(max_events) {
+            if n > 0 && size + e.len() + 1 > max_body {
+                break;
+            }
+            size += e.len() + 1;
+            n += 1;
+        }
+        let out: Vec<String> = self.queue.drain(..n).collect();
+        self.bytes -= out.iter().map(String::len).sum::<usize>();
         if self.queue.is_empty() {
             self.oldest_at = None;
         }
         out
     }
 
-    /// Put events that failed to deliver back at the front, in order.
-    pub fn requeue(&mut self, events: Vec<Event>, now: f64) {
+    /// Put events back at the front, in order (a failed delivery, or events
+    /// adopted from an earlier page). Over the budget, the oldest go.
+    pub fn requeue(&mut self, events: Vec<String>, now: f64) {
         for e in events.into_iter().rev() {
-            if self.queue.len() >= self.capacity {
-                self.dropped += 1;
-                continue;
-            }
+            self.bytes += e.len();
             self.queue.push_front(e);
         }
         self.oldest_at.get_or_insert(now);
+        self.trim();
+    }
+
+    /// The queued events, oldest first.
+    pub fn iter(&self) -> impl Iterator<Item = &String> {
+        self.queue.iter()
+    }
+
+    /// Forget every queued event (another page took them over).
+    pub fn clear(&mut self) {
+        self.queue.clear();
+        self.bytes = 0;
+        self.oldest_at = None;
     }
 
     /// Take the count of dropped events (to report in the next batch).
@@ -83,9 +138,15 @@ impl Outbox {
         std::mem::take(&mut self.dropped)
     }
 
-    /// Give back a dropped count whose batch was not delivered.
+    /// Add to the dropped count (a batch that was not delivered, or counts
+    /// adopted from an earlier page).
     pub fn restore_dropped(&mut self, n: u32) {
-        self.dropped += n;
+        self.dropped = self.dropped.saturating_add(n);
+    }
+
+    /// The dropped count not yet reported.
+    pub fn dropped(&self) -> u32 {
+        self.dropped
     }
 
     /// Events waiting.
@@ -93,10 +154,58 @@ impl Outbox {
         self.queue.len()
     }
 
+    /// Bytes of the events waiting.
+    pub fn bytes(&self) -> usize {
+        self.bytes
+    }
+
     /// Whether nothing waits.
     pub fn is_empty(&self) -> bool {
         self.queue.is_empty()
     }
+}
+
+/// The JSON body of a batch (a `steadycart_protocol::Batch`) around events
+/// that are already JSON.
+pub fn batch_body(sdk: &str, sent_at: i64, dropped: u32, events: &[String]) -> String {
+    let mut body =
+        String::with_capacity(BATCH_OVERHEAD + events.iter().map(|e| e.len() + 1).sum::<usize>());
+    body.push_str("{\"v\":");
+    body.push_str(&steadycart_protocol::PROTOCOL_VERSION.to_string());
+    body.push_str(",\"sdk\":\"");
+    body.extend(sdk.chars().filter(|c| *c != '"' && *c != '\\'));
+    body.push_str(&format!(
+        "\",\"sent_at\":{sent_at},\"dropped\":{dropped},\"events\":["
+    ));
+    for (i, e) in events.iter().enumerate() {
+        if i > 0 {
+            body.push(',');
+        }
+        body.push_str(e);
+    }
+    body.push_str("]}");
+    body
+}
+
+/// Split `events` into batches of at most `max_events` events whose bodies
+/// fit `max_body` bytes (an event alone always makes a batch).
+pub fn split_batches(events: Vec<String>, max_events: usize, max_body: usize) -> Vec<Vec<String>> {
+    let mut out: Vec<Vec<String>> = Vec::new();
+    let mut size = 0;
+    for e in events {
+        let fits = out
+            .last()
+            .is_some_and(|b| b.len() < max_events && size + e.len() < max_body);
+        if !fits {
+            out.push(Vec::new());
+            size = BATCH_OVERHEAD;
+        }
+        size += e.len() + 1;
+        if let Some(b) = out.last_mut() {
+            b.push(e);
+        }
+    }
+    out
 }
 
 /// Delay before retry number `attempt` (1-based): 1 s doubling to 60 s, with
@@ -111,66 +220,104 @@ pub fn backoff_ms(attempt: u32, jitter: f64, retry_after_ms: Option<f64>) -> f64
 #[cfg(test)]
 mod tests {
     use super::*;
-    use steadycart_protocol::EventBody;
+    use steadycart_protocol::{Batch, Event, EventBody};
 
-    fn ev(n: u32) -> Event {
-        Event {
+    fn ev(n: u32) -> String {
+        serde_json::to_string(&Event {
             id: format!("{n:032}"),
             ts: 0,
             session: "s_00000000000000000001".into(),
             page: None,
             body: EventBody::PageExit,
-        }
+        })
+        .unwrap()
+    }
+
+    fn id_of(json: &str) -> String {
+        serde_json::from_str::<Event>(json).unwrap().id
     }
 
     #[test]
-    fn flushes_on_count_and_age() {
+    fn flushes_on_count_age_and_size() {
         let mut o = Outbox::default();
         assert!(!o.due(0.0));
         o.push(ev(1), 0.0);
         assert!(!o.due(999.0));
+        assert_eq!(o.ms_until_due(400.0), Some(600.0));
         assert!(o.due(1000.0));
         for i in 0..19 {
             o.push(ev(i + 2), 1.0);
         }
-        assert!(o.due(2.0));
-        assert_eq!(o.take(5).len(), 5);
-        assert_eq!(o.len(), 15);
+        assert!(o.due(2.0), "20 events are due");
+        let mut big = Outbox::default();
+        big.push("x".repeat(crate::delivery::FLUSH_BYTES), 0.0);
+        assert!(big.due(0.0), "16 KiB of events are due");
     }
 
     #[test]
-    fn bounded_with_drop_count() {
+    fn budget_drops_oldest_and_counts() {
+        let one = ev(0).len();
         let mut o = Outbox {
-            capacity: 3,
+            capacity_bytes: one * 3,
             ..Outbox::default()
         };
         for i in 0..5 {
             o.push(ev(i), 0.0);
         }
         assert_eq!(o.len(), 3);
+        assert!(o.bytes() <= one * 3);
         assert_eq!(o.take_dropped(), 2);
         assert_eq!(o.take_dropped(), 0);
-        let first = o.take(1);
-        assert_eq!(first[0].id, format!("{:032}", 2), "oldest dropped first");
+        assert_eq!(id_of(&o.take_batch(1, 1 << 16)[0]), format!("{:032}", 2));
     }
 
     #[test]
-    fn requeue_keeps_order() {
+    fn batches_fit_the_byte_limit_and_keep_order_on_requeue() {
         let mut o = Outbox::default();
-        for i in 0..3 {
+        for i in 0..10 {
             o.push(ev(i), 0.0);
         }
-        let batch = o.take(2);
-        o.requeue(batch, 5.0);
-        let ids: Vec<String> = o.take(10).into_iter().map(|e| e.id).collect();
+        let one = ev(0).len();
+        let limit = BATCH_OVERHEAD + 3 * (one + 1);
+        let batch = o.take_batch(50, limit);
+        assert_eq!(batch.len(), 3);
+        let body = batch_body("steadycart-js/0.1.0", 5, 2, &batch);
+        assert!(body.len() <= limit, "{} > {limit}", body.len());
+        let parsed: Batch = serde_json::from_str(&body).unwrap();
         assert_eq!(
-            ids,
-            vec![
-                format!("{:032}", 0),
-                format!("{:032}", 1),
-                format!("{:032}", 2)
-            ]
+            (parsed.dropped, parsed.sent_at, parsed.events.len()),
+            (2, 5, 3)
         );
+        assert_eq!(o.take_batch(2, 1 << 16).len(), 2, "count limit");
+        o.requeue(batch, 5.0);
+        let ids: Vec<String> = o.take_batch(50, 1 << 16).iter().map(|e| id_of(e)).collect();
+        assert_eq!(ids.len(), 8);
+        assert_eq!(ids[0], format!("{:032}", 0));
+        assert_eq!(ids[3], format!("{:032}", 5));
+        assert!(o.is_empty() && o.bytes() == 0);
+        assert_eq!(o.take_batch(50, 10).len(), 0);
+    }
+
+    #[test]
+    fn split_respects_count_and_bytes() {
+        let events: Vec<String> = (0..10).map(ev).collect();
+        let one = ev(0).len();
+        let limit = BATCH_OVERHEAD + 4 * (one + 1);
+        let batches = split_batches(events.clone(), 3, limit);
+        assert_eq!(
+            batches.iter().map(Vec::len).collect::<Vec<_>>(),
+            vec![3, 3, 3, 1]
+        );
+        let batches = split_batches(events.clone(), 50, limit);
+        assert_eq!(
+            batches.iter().map(Vec::len).collect::<Vec<_>>(),
+            vec![4, 4, 2]
+        );
+        for b in &batches {
+            assert!(batch_body("steadycart-js/0.1.0", 1_764_333_600_000, 99, b).len() <= limit);
+        }
+        assert_eq!(batches.concat(), events, "order kept");
+        assert!(split_batches(Vec::new(), 3, limit).is_empty());
     }
 
     #[test]

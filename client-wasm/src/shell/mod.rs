@@ -7,10 +7,12 @@
 //! - [`ui`]: the fallback messages in a Shadow DOM root.
 //! - [`survey`]: exit-intent listeners and the exit survey dialog.
 //! - [`transport`]: delivery to the collector (original fetch, beacon).
+//! - [`store`]: this page's localStorage record and adoption of orphans.
 //! - [`page`]: page-level listeners and browser helpers.
 
 mod page;
 mod runtime;
+mod store;
 mod survey;
 mod transport;
 mod ui;

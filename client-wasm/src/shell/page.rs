@@ -82,8 +82,14 @@ fn text_of(v: &JsValue) -> Option<String> {
 /// `len` random bytes as lower-case hex, from `crypto.getRandomValues`.
 pub fn random_hex(len: usize) -> String {
     let mut buf = vec![0u8; len];
-    if let Some(crypto) = web_sys::window().and_then(|w| w.crypto().ok()) {
-        let _ = crypto.get_random_values_with_u8_array(&mut buf);
+    let filled = web_sys::window()
+        .and_then(|w| w.crypto().ok())
+        .is_some_and(|c| c.get_random_values_with_u8_array(&mut buf).is_ok());
+    if !filled {
+        // No Web Crypto (very old or odd embedders): ids must still differ.
+        for b in &mut buf {
+            *b = (js_sys::Math::random() * 256.0) as u8;
+        }
     }
     const HEX: &[u8; 16] = b"0123456789abcdef";
     let mut out = String::with_capacity(len * 2);

@@ -9,10 +9,11 @@ use gloo_timers::callback::Timeout;
 use steadycart_protocol::{CallEvent, Event, EventBody, Role};
 use wasm_bindgen::{prelude::*, JsCast};
 
-use super::{page, transport::Transport, ui::Ui, warn};
+use super::{page, transport, transport::Transport, ui::Ui, warn};
 use crate::{
     classify::{classify, Ending},
     config::{self, idx, Config},
+    delivery::SessionCount,
     fallback::{Change, FallbackBoard},
     funnel::Funnel,
     outbox::Outbox,
@@ -23,6 +24,7 @@ use crate::{
 
 const SESSION_KEY: &str = "steadycart.session";
 const FUNNEL_KEY: &str = "steadycart.funnel";
+const COUNT_KEY: &str = "steadycart.count";
 
 #[wasm_bindgen(module = "/js/shim.js")]
 extern "C" {
@@ -57,6 +59,8 @@ pub(super) struct Runtime {
     pub(super) outbox: Outbox,
     pub(super) transport: Transport,
     ui: Option<Ui>,
+    /// Events this session has reported (sampling and the per-session cap).
+    count: SessionCount,
 }
 
 thread_local! {
@@ -117,11 +121,19 @@ pub(super) fn start(tag: JsValue, script_url: &str) -> Result<(), JsValue> {
             .map(|s| Funnel::parse(&s))
             .unwrap_or_default(),
         exit: super::survey::ExitSurvey::new(&config),
-        outbox: Outbox::default(),
+        outbox: Outbox::new(&config.delivery),
         transport,
         ui: None,
+        count: page::session_storage()
+            .and_then(|s| s.get_item(COUNT_KEY).ok().flatten())
+            .and_then(|s| SessionCount::parse(&s))
+            .unwrap_or(SessionCount {
+                session: String::new(),
+                used: 0,
+            }),
         config,
     };
+    transport::adopt(&mut runtime);
     if is_new {
         runtime.record(EventBody::SessionStart);
     }
@@ -192,7 +204,7 @@ fn install_page_listeners(window: &web_sys::Window) {
     page::listen_forever(window, "pagehide", |_| {
         with_runtime(|rt| {
             rt.record(EventBody::PageExit);
-            rt.flush_on_exit();
+            transport::flush_on_exit(rt, true);
         });
     });
     let doc = window.document();
@@ -200,10 +212,19 @@ fn install_page_listeners(window: &web_sys::Window) {
         let d = doc.clone();
         page::listen_forever(&doc, "visibilitychange", move |_| {
             if d.visibility_state() == web_sys::VisibilityState::Hidden {
-                with_runtime(|rt| rt.flush_on_exit());
+                with_runtime(|rt| transport::flush_on_exit(rt, false));
             }
         });
     }
+    // Back from the back/forward cache: take our handed-over record back.
+    page::listen_forever(window, "pageshow", |e| {
+        let restored = js_sys::Reflect::get(&e, &"persisted".into())
+            .map(|v| v.is_truthy())
+            .unwrap_or(false);
+        if restored {
+            with_runtime(transport::adopt);
+        }
+    });
     page::listen_forever(window, "online", |_| {
         with_runtime(|rt| rt.transport.retry_now());
     });
@@ -381,37 +402,44 @@ impl Runtime {
         }
     }
 
-    /// Queue an event and make sure a flush is scheduled.
+    /// Queue an event (if the session is sampled and under its cap) and
+    /// make sure a flush is scheduled.
     pub(super) fn record(&mut self, body: EventBody) {
         let now = page::now();
         self.session.last_seen = now;
-        if let Some(s) = page::session_storage() {
+        let storage = page::session_storage();
+        if let Some(s) = &storage {
             let _ = s.set_item(SESSION_KEY, &self.session.to_stored());
         }
-        self.outbox.push(
-            Event {
-                id: page::random_hex(16),
-                ts: now as i64,
-                session: self.session.id.clone(),
-                page: Some(self.page_path.clone()),
-                body,
-            },
-            now,
-        );
-        let wait = if self.outbox.due(now) {
-            0.0
-        } else {
-            self.outbox.ms_until_due(now).unwrap_or(0.0)
+        if !self.count.admit(&self.session.id, &self.config.delivery) {
+            return;
+        }
+        if let Some(s) = &storage {
+            let _ = s.set_item(COUNT_KEY, &self.count.to_stored());
+        }
+        let event = Event {
+            id: page::random_hex(16),
+            ts: now as i64,
+            session: self.session.id.clone(),
+            page: Some(self.page_path.clone()),
+            body,
         };
+        if let Some(json) = transport::encode_event(&event) {
+            self.outbox.push(json, now);
+        }
+        let wait = self.outbox.ms_until_due(now).unwrap_or(0.0);
         self.transport.schedule(wait);
     }
 
-    fn flush_on_exit(&mut self) {
-        let events: Vec<Event> = self.outbox.take(usize::MAX);
-        let dropped = self.outbox.take_dropped();
-        let unsent = self.transport.beacon(events, dropped);
-        if !unsent.is_empty() {
-            self.outbox.requeue(unsent, page::now());
-        }
+    /// Change sampling and the per-session cap at run time (remote
+    /// configuration). `sample_rate` is clamped to [0, 1].
+    #[allow(dead_code)] // called by remote configuration
+    pub(super) fn set_limits(&mut self, sample_rate: f64, max_events: u32) {
+        self.config.delivery.sample_rate = if sample_rate.is_nan() {
+            1.0
+        } else {
+            sample_rate.clamp(0.0, 1.0)
+        };
+        self.config.delivery.max_events = max_events;
     }
 }

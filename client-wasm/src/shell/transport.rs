@@ -1,26 +1,33 @@
-//! Delivery to the collector: batches over the page's *original* fetch
-//! (never our wrapper, so our own requests are never watched), `keepalive`,
-//! CORS-simple `text/plain` bodies; `sendBeacon` when the page is hidden or
-//! closing. Failed deliveries go back to the outbox and retry with backoff,
-//! honouring `Retry-After`.
+//! Delivery to the collector. Batches go over the page's *original* fetch
+//! (never our wrapper, so our own requests are never watched), with
+//! `keepalive` and a CORS-simple `text/plain` body, from a timer — never
+//! inside a page call. When the page is hidden or closing, `sendBeacon`
+//! takes the queue in chunks that respect the shared 64 KiB quota. Failed
+//! deliveries (network error, 408, 429, 5xx) go back to the outbox and
+//! retry with backoff and jitter, honouring `Retry-After`, and at once on
+//! `online`. Undelivered events are kept in this page's localStorage record
+//! ([`super::store`]) and adopted by the next page load if this one closes.
 
 use gloo_timers::callback::Timeout;
 use serde::Serialize;
-use steadycart_protocol::{limits::TARGET_BATCH_BYTES, Batch, Event, PROTOCOL_VERSION};
+use steadycart_protocol::{limits::TARGET_BATCH_BYTES, Event};
 use wasm_bindgen::{prelude::*, JsCast};
 use wasm_bindgen_futures::JsFuture;
 
 use super::{
     page,
     runtime::{with_runtime, Runtime},
+    store::{PageStore, Saved},
     warn,
 };
-use crate::outbox::backoff_ms;
+use crate::outbox::{backoff_ms, batch_body, split_batches};
 
 /// Most events in one fetch.
 const MAX_EVENTS_PER_SEND: usize = 50;
 /// Beacons share the page's 64 KiB keepalive quota: keep each small.
 const MAX_BEACON_BYTES: usize = 16 * 1024;
+/// Most bytes of beaconed events remembered for a resend by the next page.
+const MAX_SENT_KEPT: usize = 32 * 1024;
 
 /// Delivery state.
 pub(super) struct Transport {
@@ -28,9 +35,16 @@ pub(super) struct Transport {
     fetch: js_sys::Function,
     timer: Option<Timeout>,
     timer_due: f64,
-    in_flight: bool,
+    /// The batch being fetched: its events and the dropped count it reports.
+    in_flight: Option<(Vec<String>, u32)>,
+    /// Bumped when our events were handed to another page; a fetch that
+    /// started before then no longer owns its events.
+    generation: u32,
     attempt: u32,
     blocked_until: f64,
+    /// Events handed to `sendBeacon` (its result says only "queued").
+    sent: Vec<String>,
+    store: Option<PageStore>,
 }
 
 enum Sent {
@@ -46,9 +60,12 @@ impl Transport {
             fetch,
             timer: None,
             timer_due: 0.0,
-            in_flight: false,
+            in_flight: None,
+            generation: 0,
             attempt: 0,
             blocked_until: 0.0,
+            sent: Vec::new(),
+            store: PageStore::open(config.delivery.store_bytes as usize),
         }
     }
 
@@ -71,73 +88,62 @@ impl Transport {
     /// The browser is back online: retry now.
     pub(super) fn retry_now(&mut self) {
         self.blocked_until = 0.0;
+        self.timer = None;
         self.schedule(0.0);
-    }
-
-    /// Send everything now with `sendBeacon` (page hidden or closing).
-    /// Returns the events the browser refused to queue.
-    pub(super) fn beacon(&mut self, mut events: Vec<Event>, mut dropped: u32) -> Vec<Event> {
-        let Some(navigator) = web_sys::window().map(|w| w.navigator()) else {
-            return events;
-        };
-        while !events.is_empty() {
-            let rest = events.split_off(events.len().min(MAX_EVENTS_PER_SEND));
-            let (body, chunk, over) = encode_within(events, dropped, MAX_BEACON_BYTES);
-            events = over;
-            events.extend(rest);
-            let Some(body) = body else {
-                return events;
-            };
-            match navigator.send_beacon_with_opt_str(&self.url, Some(&body)) {
-                Ok(true) => dropped = 0,
-                _ => {
-                    let mut unsent = chunk;
-                    unsent.extend(events);
-                    return unsent;
-                }
-            }
-        }
-        Vec::new()
     }
 }
 
-/// Encode as many of `events` as fit in `max_bytes` (halving until they do).
-/// Returns the body, the events in it, and the ones that did not fit.
-fn encode_within(
-    mut events: Vec<Event>,
-    dropped: u32,
-    max_bytes: usize,
-) -> (Option<String>, Vec<Event>, Vec<Event>) {
-    let mut over = Vec::new();
-    loop {
-        let batch = Batch {
-            v: PROTOCOL_VERSION,
-            sdk: crate::SDK.to_string(),
-            sent_at: page::now() as i64,
-            dropped,
-            events,
-        };
-        let body = batch
-            .serialize(&serde_wasm_bindgen::Serializer::json_compatible())
-            .ok()
-            .and_then(|v| js_sys::JSON::stringify(&v).ok())
-            .and_then(|s| s.as_string());
-        events = batch.events;
-        match body {
-            Some(b) if b.len() > max_bytes && events.len() > 1 => {
-                let mut tail = events.split_off(events.len() / 2);
-                tail.extend(over);
-                over = tail;
-            }
-            body => return (body, events, over),
-        }
+/// An event as JSON text, ready to queue.
+pub(super) fn encode_event(event: &Event) -> Option<String> {
+    let value = event
+        .serialize(&serde_wasm_bindgen::Serializer::json_compatible())
+        .ok()?;
+    js_sys::JSON::stringify(&value).ok()?.as_string()
+}
+
+/// Write this page's record; `closed` hands it to the next page load.
+fn save(rt: &mut Runtime, closed: bool) {
+    let t = &mut rt.transport;
+    let Some(store) = &mut t.store else {
+        return;
+    };
+    let empty = Vec::new();
+    let (in_flight, in_flight_dropped) = t.in_flight.as_ref().map_or((&empty, 0), |(e, d)| (e, *d));
+    let dropped = rt.outbox.dropped().saturating_add(in_flight_dropped);
+    let pending = in_flight.iter().chain(rt.outbox.iter());
+    if store.save(page::now(), closed, dropped, &t.sent, pending) == Saved::TakenOver {
+        // Another page adopted our record (we looked dead, e.g. frozen): the
+        // events are its to send now.
+        rt.outbox.clear();
+        rt.outbox.take_dropped();
+        t.sent.clear();
+        t.in_flight = None;
+        t.generation = t.generation.wrapping_add(1);
     }
+}
+
+/// Adopt the records of closed or dead pages and send them soon.
+pub(super) fn adopt(rt: &mut Runtime) {
+    let now = page::now();
+    let Some(store) = &mut rt.transport.store else {
+        return;
+    };
+    let records = store.adopt_orphans(now);
+    if records.is_empty() {
+        return;
+    }
+    for r in records {
+        rt.outbox.requeue(r.events, now);
+        rt.outbox.restore_dropped(r.dropped);
+    }
+    save(rt, false);
+    rt.transport.schedule(0.0);
 }
 
 /// Send the next batch if none is in flight.
 pub(super) fn flush(rt: &mut Runtime) {
     let t = &mut rt.transport;
-    if t.in_flight || rt.outbox.is_empty() {
+    if t.in_flight.is_some() || rt.outbox.is_empty() {
         return;
     }
     let now = page::now();
@@ -145,48 +151,40 @@ pub(super) fn flush(rt: &mut Runtime) {
         t.schedule(0.0);
         return;
     }
-    let events = rt.outbox.take(MAX_EVENTS_PER_SEND);
+    let events = rt
+        .outbox
+        .take_batch(MAX_EVENTS_PER_SEND, TARGET_BATCH_BYTES);
     let dropped = rt.outbox.take_dropped();
-    let (body, events, over) = encode_within(events, dropped, TARGET_BATCH_BYTES);
-    if !over.is_empty() {
-        rt.outbox.requeue(over, now);
-    }
-    let Some(body) = body else {
-        return;
-    };
-    t.in_flight = true;
+    let body = batch_body(crate::SDK, now as i64, dropped, &events);
+    t.in_flight = Some((events, dropped));
+    let generation = t.generation;
     let fetch = t.fetch.clone();
     let url = t.url.clone();
+    save(rt, false);
     wasm_bindgen_futures::spawn_local(async move {
         let sent = post(&fetch, &url, &body).await.unwrap_or(Sent::Retry(None));
-        with_runtime(|rt| after_send(rt, sent, events, dropped));
+        with_runtime(|rt| {
+            if rt.transport.generation == generation {
+                after_send(rt, sent);
+            }
+        });
     });
 }
 
-fn after_send(rt: &mut Runtime, sent: Sent, events: Vec<Event>, dropped: u32) {
+fn after_send(rt: &mut Runtime, sent: Sent) {
     let now = page::now();
-    rt.transport.in_flight = false;
+    let Some((events, dropped)) = rt.transport.in_flight.take() else {
+        return;
+    };
     match sent {
-        Sent::Delivered => {
-            rt.transport.attempt = 0;
-            if !rt.outbox.is_empty() {
-                let wait = if rt.outbox.due(now) {
-                    0.0
-                } else {
-                    rt.outbox.ms_until_due(now).unwrap_or(0.0)
-                };
-                rt.transport.schedule(wait);
-            }
-        }
+        Sent::Delivered => rt.transport.attempt = 0,
         Sent::Retry(retry_after) => {
             rt.outbox.requeue(events, now);
             rt.outbox.restore_dropped(dropped);
             let t = &mut rt.transport;
             t.attempt += 1;
-            let jitter = js_sys::Math::random();
-            let delay = backoff_ms(t.attempt, jitter, retry_after);
+            let delay = backoff_ms(t.attempt, js_sys::Math::random(), retry_after);
             t.blocked_until = now + delay;
-            t.schedule(delay);
         }
         Sent::Refused(status) => {
             // Retrying cannot fix a 4xx (bad key, origin, payload): drop it.
@@ -194,6 +192,57 @@ fn after_send(rt: &mut Runtime, sent: Sent, events: Vec<Event>, dropped: u32) {
                 "collector refused a batch ({status}); check data-site and allowed origins"
             ));
         }
+    }
+    save(rt, false);
+    if let Some(wait) = rt.outbox.ms_until_due(now) {
+        rt.transport.schedule(wait);
+    }
+}
+
+/// The page is hidden (`closing == false`) or going away: beacon the queue
+/// and write the record; a closing page hands its record to the next load
+/// (a lost beacon is resent from it, and the collector drops the duplicate).
+pub(super) fn flush_on_exit(rt: &mut Runtime, closing: bool) {
+    let events = rt.outbox.take_batch(usize::MAX, usize::MAX);
+    let mut dropped = rt.outbox.take_dropped();
+    let navigator = web_sys::window().map(|w| w.navigator());
+    let mut unsent = Vec::new();
+    for chunk in split_batches(events, MAX_EVENTS_PER_SEND, MAX_BEACON_BYTES) {
+        let body = batch_body(crate::SDK, page::now() as i64, dropped, &chunk);
+        let queued = unsent.is_empty()
+            && navigator
+                .as_ref()
+                .and_then(|n| {
+                    n.send_beacon_with_opt_str(&rt.transport.url, Some(&body))
+                        .ok()
+                })
+                .unwrap_or(false);
+        if queued {
+            dropped = 0;
+            rt.transport.sent.extend(chunk);
+        } else {
+            unsent.extend(chunk);
+        }
+    }
+    let t = &mut rt.transport;
+    let mut kept = t.sent.iter().map(String::len).sum::<usize>();
+    let mut cut = 0;
+    while kept > MAX_SENT_KEPT && cut < t.sent.len() {
+        kept -= t.sent[cut].len();
+        cut += 1;
+    }
+    t.sent.drain(..cut);
+    rt.outbox.requeue(unsent, page::now());
+    rt.outbox.restore_dropped(dropped);
+    save(rt, closing);
+    if closing && rt.transport.store.is_some() {
+        // The record is now the next page's; a back/forward restore adopts it back.
+        rt.outbox.clear();
+        rt.outbox.take_dropped();
+        let t = &mut rt.transport;
+        t.sent.clear();
+        t.in_flight = None;
+        t.generation = t.generation.wrapping_add(1);
     }
 }
 
@@ -222,7 +271,7 @@ async fn post(fetch: &js_sys::Function, url: &str, body: &str) -> Result<Sent, J
                 .ok()
                 .flatten()
                 .and_then(|s| s.trim().parse::<f64>().ok())
-                .map(|secs| secs * 1000.0);
+                .map(|secs| secs.min(3600.0) * 1000.0);
             Sent::Retry(retry_after)
         }
         _ => Sent::Refused(status),

@@ -125,14 +125,20 @@ async fn accept(
     let valid = validate::validate(batch, site.id, received_at, &state.config.ingest)
         .map_err(|e| ApiError::field(e.field, e.message))?;
     let accepted = valid.rows.len() as u32;
-    if valid.dropped_by_client > 0 {
-        tracing::info!(
-            site = site.id,
-            dropped = valid.dropped_by_client,
-            "snippet reports dropped events"
-        );
-    }
+    let drop_report = valid
+        .rows
+        .first()
+        .filter(|_| valid.dropped_by_client > 0)
+        .map(|first| first.event_id.clone());
     state.ingest.write(valid.rows).await?;
+    if let Some(batch_key) = drop_report {
+        // After the events are committed: a failure here answers 5xx, the
+        // snippet resends, and the batch key makes the report count once.
+        state
+            .db
+            .record_client_drops(site.id, &batch_key, valid.dropped_by_client, received_at)
+            .await?;
+    }
     Ok(Json(IngestAccepted {
         accepted,
         duplicates: valid.duplicates,

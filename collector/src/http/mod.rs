@@ -4,6 +4,7 @@
 //! - [`error`]: the one HTTP error type and its JSON body.
 //! - [`ingest`]: `POST /v1/ingest` and its CORS preflight.
 //! - [`admin`]: bearer-token admin API under `/v1/admin/`.
+//! - [`drops`]: client-side drop totals (admin).
 //! - [`incidents`]: signals series, incidents, notifiers, Prometheus gauges (admin).
 //! - [`incident_view`]: the server-rendered incident page (admin).
 //! - [`survey`]: exit-survey answers and consent (admin).
@@ -13,6 +14,7 @@
 
 pub mod admin;
 pub mod deadline;
+pub mod drops;
 pub mod error;
 pub mod health;
 pub mod incident_view;
@@ -33,6 +35,7 @@ pub fn app(state: AppState) -> Router {
         .merge(ingest::router(&state))
         .merge(admin::router())
         .merge(survey::router())
+        .merge(drops::router())
         .merge(incidents::router())
         .merge(incident_view::router())
         .merge(health::router())

@@ -5,9 +5,11 @@
 //!
 //! # Layout
 //! - [`sites`]: sites, their allowed origins and admin token hashes.
+//! - [`drops`]: drop reports from snippets (client-side losses).
 //! - [`events`]: event rows: group-committed inserts and admin reads.
 //! - [`survey`]: exit-survey answers with consent (written with their event).
 
+pub mod drops;
 pub mod events;
 pub mod sites;
 pub mod survey;
