@@ -29,6 +29,9 @@ pub struct StoreConfig {
     pub site_key: String,
     /// Secret for the fault control API (`x-control-token` header).
     pub control_token: String,
+    /// Extra attributes for the embed tag, e.g. ` data-flush-ms="300"`
+    /// (tests tune delivery options with it). Empty by default.
+    pub snippet_attrs: String,
 }
 
 impl std::fmt::Debug for StoreConfig {

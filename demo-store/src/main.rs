@@ -44,6 +44,7 @@ async fn main() -> anyhow::Result<()> {
         collector_url: cli.collector,
         site_key: cli.site_key,
         control_token: cli.control_token,
+        snippet_attrs: String::new(),
     };
     steadycart_demo_store::serve(listener, config, async {
         let _ = tokio::signal::ctrl_c().await;

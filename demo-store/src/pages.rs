@@ -98,7 +98,10 @@ fn layout(state: &StoreState, title: &str, body: &str) -> Html<String> {
 </body>
 </html>"#,
         title = escape(title),
-        tag = embed_tag(&state.config.collector_url, &state.config.site_key),
+        tag = embed_tag(&state.config.collector_url, &state.config.site_key).replace(
+            "></script>",
+            &format!("{}></script>", state.config.snippet_attrs)
+        ),
     ))
 }
 

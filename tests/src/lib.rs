@@ -11,6 +11,8 @@
 //! - [`Browser`]: a chromedriver process and a WebDriver session.
 //! - [`lab`]: a test-only server with known endpoints and library pages, for
 //!   the snippet's transparency suite and benchmark.
+//! - [`gate`]: a controllable HTTP gate in front of the collector (outages,
+//!   429/5xx) that records every ingest request.
 
 use std::{
     net::SocketAddr,
@@ -27,6 +29,18 @@ use steadycart_demo_store::StoreConfig;
 pub use thirtyfour;
 use thirtyfour::{ChromiumLikeCapabilities, DesiredCapabilities, WebDriver};
 use tokio::{net::TcpListener, sync::oneshot};
+
+pub mod gate;
+pub use gate::{Gate, GateMode};
+
+/// Options of [`Stack::start_with`]; the default is what [`Stack::start`] runs.
+#[derive(Debug, Default, Clone)]
+pub struct StackOptions {
+    /// Put a [`Gate`] between the page and the collector.
+    pub gate: bool,
+    /// Extra attributes for the embed tag, e.g. ` data-flush-ms="300"`.
+    pub snippet_attrs: String,
+}
 
 fn env_path(var: &str, default: &str) -> PathBuf {
     std::env::var_os(var)
@@ -72,6 +86,8 @@ pub struct Stack {
     pub control_token: String,
     /// HTTP client for the test's own calls.
     pub http: reqwest::Client,
+    /// The gate the page reports through, if asked for.
+    pub gate: Option<Gate>,
     _data: tempfile::TempDir,
     stops: Vec<oneshot::Sender<()>>,
     tasks: Vec<tokio::task::JoinHandle<()>>,
@@ -86,6 +102,15 @@ impl Stack {
     /// Like [`Stack::start`], with the collector's config adjusted first
     /// (e.g. second-long signal buckets).
     pub async fn start_with(tweak: impl FnOnce(&mut Config)) -> anyhow::Result<Stack> {
+        Self::start_with_options(StackOptions::default(), tweak).await
+    }
+
+    /// Start both servers with `options` (a gate, snippet attributes) and the
+    /// collector's config adjusted by `tweak`.
+    pub async fn start_with_options(
+        options: StackOptions,
+        tweak: impl FnOnce(&mut Config),
+    ) -> anyhow::Result<Stack> {
         let snippet = snippet_dir()?;
         let data = tempfile::tempdir()?;
         let store_listener = TcpListener::bind("127.0.0.1:0").await?;
@@ -130,8 +155,15 @@ impl Stack {
             }
         }));
         let control_token = keys::new_admin_token();
+        let gate = match options.gate {
+            true => Some(Gate::start(collector_url.clone()).await?),
+            false => None,
+        };
         let store_config = StoreConfig {
-            collector_url: collector_url.clone(),
+            collector_url: gate
+                .as_ref()
+                .map_or_else(|| collector_url.clone(), |g| g.url.clone()),
+            snippet_attrs: options.snippet_attrs,
             site_key: site_key.clone(),
             control_token: control_token.clone(),
         };
@@ -150,6 +182,7 @@ impl Stack {
             admin_token,
             control_token,
             http: reqwest::Client::new(),
+            gate,
             _data: data,
             stops,
             tasks,
@@ -203,6 +236,22 @@ impl Stack {
                 None => return Ok(all),
             }
         }
+    }
+
+    /// The site's client-side drop totals, through the admin API.
+    pub async fn drops(&self) -> anyhow::Result<serde_json::Value> {
+        Ok(self
+            .http
+            .get(format!(
+                "{}/v1/admin/sites/{}/drops",
+                self.collector_url, self.site_key
+            ))
+            .bearer_auth(&self.admin_token)
+            .send()
+            .await?
+            .error_for_status()?
+            .json()
+            .await?)
     }
 
     /// Poll the stored events until one satisfies `pred`, or time out.

@@ -45,6 +45,9 @@ pub(super) struct Transport {
     /// Events handed to `sendBeacon` (its result says only "queued").
     sent: Vec<String>,
     store: Option<PageStore>,
+    /// The page closed and handed its record over: nothing more is written
+    /// (Chrome fires `visibilitychange` *after* `pagehide` when navigating).
+    handed_over: bool,
 }
 
 enum Sent {
@@ -65,6 +68,7 @@ impl Transport {
             attempt: 0,
             blocked_until: 0.0,
             sent: Vec::new(),
+            handed_over: false,
             store: PageStore::open(config.delivery.store_bytes as usize),
         }
     }
@@ -107,6 +111,9 @@ fn save(rt: &mut Runtime, closed: bool) {
     let Some(store) = &mut t.store else {
         return;
     };
+    if t.handed_over {
+        return;
+    }
     let empty = Vec::new();
     let (in_flight, in_flight_dropped) = t.in_flight.as_ref().map_or((&empty, 0), |(e, d)| (e, *d));
     let dropped = rt.outbox.dropped().saturating_add(in_flight_dropped);
@@ -125,6 +132,7 @@ fn save(rt: &mut Runtime, closed: bool) {
 /// Adopt the records of closed or dead pages and send them soon.
 pub(super) fn adopt(rt: &mut Runtime) {
     let now = page::now();
+    rt.transport.handed_over = false;
     let Some(store) = &mut rt.transport.store else {
         return;
     };
@@ -203,6 +211,9 @@ fn after_send(rt: &mut Runtime, sent: Sent) {
 /// and write the record; a closing page hands its record to the next load
 /// (a lost beacon is resent from it, and the collector drops the duplicate).
 pub(super) fn flush_on_exit(rt: &mut Runtime, closing: bool) {
+    if rt.transport.handed_over {
+        return;
+    }
     let events = rt.outbox.take_batch(usize::MAX, usize::MAX);
     let mut dropped = rt.outbox.take_dropped();
     let navigator = web_sys::window().map(|w| w.navigator());
@@ -243,6 +254,7 @@ pub(super) fn flush_on_exit(rt: &mut Runtime, closing: bool) {
         t.sent.clear();
         t.in_flight = None;
         t.generation = t.generation.wrapping_add(1);
+        t.handed_over = true;
     }
 }
 
