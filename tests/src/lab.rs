@@ -8,7 +8,8 @@
 //!   `npm ci` into `tests/web/node_modules`; `/snippet/…`: the built snippet;
 //! - `/api/…`: endpoints with known behaviour (see [`api`]);
 //! - `/v1/ingest`: a real receiver standing in for the collector, keeping
-//!   every event it is sent ([`Lab::events`]).
+//!   every event it is sent ([`Lab::events`]) once per event id, as the
+//!   collector counts them (the snippet resends what a beacon may have lost).
 
 use std::{
     net::SocketAddr,
@@ -58,6 +59,8 @@ pub fn ensure_npm_packages() -> anyhow::Result<()> {
 #[derive(Clone, Default)]
 struct LabState {
     events: Arc<Mutex<Vec<serde_json::Value>>>,
+    /// Every event id ever received (not cleared with the events).
+    ids: Arc<Mutex<std::collections::HashSet<String>>>,
     base: Arc<Mutex<String>>,
 }
 
@@ -209,10 +212,18 @@ async fn ingest(State(state): State<LabState>, body: String) -> Response {
     };
     let events = batch["events"].as_array().cloned().unwrap_or_default();
     let n = events.len();
-    state.events.lock().expect("lock").extend(events);
+    let fresh: Vec<serde_json::Value> = {
+        let mut ids = state.ids.lock().expect("lock");
+        events
+            .into_iter()
+            .filter(|e| ids.insert(e["id"].as_str().unwrap_or_default().to_string()))
+            .collect()
+    };
+    let accepted = fresh.len();
+    state.events.lock().expect("lock").extend(fresh);
     (
         [(header::CONTENT_TYPE, "application/json")],
-        format!(r#"{{"accepted":{n},"duplicates":0}}"#),
+        format!(r#"{{"accepted":{accepted},"duplicates":{}}}"#, n - accepted),
     )
         .into_response()
 }
