@@ -162,6 +162,7 @@ both_backends!(
             ("GET", format!("{base}/metrics"), None, 200),
             ("GET", format!("{base}/incidents/view"), None, 200),
             ("GET", format!("{base}/survey/answers"), None, 200),
+            ("GET", format!("{base}/drops"), None, 200),
             // Last: it removes A's notifier.
             ("DELETE", format!("{base}/notifiers/{not_a}"), None, 204),
         ];
