@@ -105,12 +105,16 @@ fn text_option(value: &str) -> Option<String> {
 impl SurveyConfig {
     /// Apply option `data-survey{suffix}`; `Err` names what is wrong.
     pub fn set(&mut self, suffix: &str, value: &str) -> Result<(), String> {
-        let number = |max: f64| -> Result<f64, String> {
+        // Whole numbers only: float parsing would cost kilobytes of wasm.
+        let number = |max: u32| -> Result<f64, String> {
             value
-                .parse::<f64>()
+                .parse::<u32>()
                 .ok()
-                .filter(|v| (0.0..=max).contains(v))
-                .ok_or_else(|| format!("data-survey{suffix} must be a number from 0 to {max}"))
+                .filter(|v| *v <= max)
+                .map(f64::from)
+                .ok_or_else(|| {
+                    format!("data-survey{suffix} must be a whole number from 0 to {max}")
+                })
         };
         match suffix {
             "" => {
@@ -155,10 +159,10 @@ impl SurveyConfig {
             }
             "-submit" => self.submit = text_option(value),
             "-thanks" => self.thanks = text_option(value),
-            "-cooldown-days" => self.cooldown_days = Some(number(365.0)? as u32),
-            "-dwell-ms" => self.intent.min_dwell_ms = number(600_000.0)?,
-            "-idle-ms" => self.intent.idle_ms = number(3_600_000.0)?,
-            "-top-margin" => self.intent.top_margin_px = number(500.0)?,
+            "-cooldown-days" => self.cooldown_days = Some(number(365)? as u32),
+            "-dwell-ms" => self.intent.min_dwell_ms = number(600_000)?,
+            "-idle-ms" => self.intent.idle_ms = number(3_600_000)?,
+            "-top-margin" => self.intent.top_margin_px = number(500)?,
             _ => return Err(format!("unknown option data-survey{suffix}")),
         }
         Ok(())

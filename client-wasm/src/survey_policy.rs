@@ -101,15 +101,13 @@ pub fn decide(s: &Situation) -> Result<(), Skip> {
 
 /// Parse the stored cooldown end (ms since epoch as text); junk is none.
 pub fn parse_cooldown(stored: &str) -> Option<f64> {
-    stored.trim().parse::<f64>().ok().filter(|v| v.is_finite())
+    // Integers only: float parsing and printing would cost kilobytes of wasm.
+    stored.trim().parse::<u64>().ok().map(|v| v as f64)
 }
 
 /// The stored cooldown end after a survey shown at `now`.
 pub fn cooldown_value(now: f64, cooldown_days: u32) -> String {
-    format!(
-        "{}",
-        (now + f64::from(cooldown_days) * 86_400_000.0).floor()
-    )
+    ((now.max(0.0) as u64) + u64::from(cooldown_days) * 86_400_000).to_string()
 }
 
 /// The session's trouble so far, kept in sessionStorage between pages.
