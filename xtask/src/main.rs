@@ -7,11 +7,13 @@
 //! - [`demo`]: runs the collector on embedded SQLite and the demo store.
 //! - [`test`]: runs every test, native and in headless Chromium.
 //! - [`bench`]: benchmarks (`cargo xtask bench snippet`).
+//! - [`fuzz`]: bounded cargo-fuzz runs of the parser targets in `fuzz/`.
 #![allow(clippy::print_stdout)] // a command-line tool: stdout is its interface
 
 mod bench;
 mod demo;
 mod dist;
+mod fuzz;
 mod test;
 mod tools;
 
@@ -36,6 +38,8 @@ enum Command {
     Test(test::TestArgs),
     /// Benchmarks: `snippet` (wrapper overhead, install time, bytes shipped).
     Bench(bench::BenchArgs),
+    /// Fuzz the parsers (ingest, rules, tag config) for a bounded time each.
+    Fuzz(fuzz::FuzzArgs),
 }
 
 /// The workspace root. Read at run time (`cargo run` sets
@@ -63,5 +67,6 @@ fn main() -> anyhow::Result<()> {
         Command::Demo(args) => demo::run(args),
         Command::Test(args) => test::run(args),
         Command::Bench(args) => bench::run(args),
+        Command::Fuzz(args) => fuzz::run(args),
     }
 }
