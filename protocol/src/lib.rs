@@ -17,11 +17,13 @@
 //! - [`api`]: collector API payloads (site registration, admin reads, errors).
 //! - [`limits`]: size limits both sides agree on.
 //! - [`survey`]: exit-survey answers, consent and trouble context, and their checks.
+//! - [`remote`]: remote site configuration and crisis switches.
 #![deny(missing_docs)]
 
 pub mod api;
 pub mod event;
 pub mod limits;
+pub mod remote;
 pub mod role;
 pub mod survey;
 

@@ -8,6 +8,7 @@
 //! - [`incidents`]: signals series, incidents, notifiers, Prometheus gauges (admin).
 //! - [`incident_view`]: the server-rendered incident page (admin).
 //! - [`survey`]: exit-survey answers and consent (admin).
+//! - [`remote_config`]: public `GET /v1/config` and the admin crisis switches.
 //! - [`snippet`]: the built snippet files under `/snippet/`.
 //! - [`health`]: `/healthz` and `/readyz`.
 //! - [`deadline`]: the total request-body deadline applied to every route.
@@ -20,6 +21,7 @@ pub mod health;
 pub mod incident_view;
 pub mod incidents;
 pub mod ingest;
+pub mod remote_config;
 pub mod snippet;
 pub mod survey;
 
@@ -39,6 +41,7 @@ pub fn app(state: AppState) -> Router {
         .merge(incidents::router())
         .merge(incident_view::router())
         .merge(health::router())
+        .merge(remote_config::router())
         .merge(snippet::router(&snippet_dir))
         .with_state(state)
         .layer(middleware::from_fn_with_state(

@@ -8,9 +8,11 @@
 //! - [`drops`]: drop reports from snippets (client-side losses).
 //! - [`events`]: event rows: group-committed inserts and admin reads.
 //! - [`survey`]: exit-survey answers with consent (written with their event).
+//! - [`site_config`]: remote site configuration documents.
 
 pub mod drops;
 pub mod events;
+pub mod site_config;
 pub mod sites;
 pub mod survey;
 
