@@ -15,6 +15,7 @@
 //! - [`tiny_regex`]: the small matcher behind `re:` endpoint rules.
 //! - [`funnel`]: funnel events (cart activity, checkout started/completed).
 //! - [`fallback`]: which fallback message is visible, without flapping.
+//! - [`remote`]: the collector's remote config (texts per locale, banner, kill switch).
 //! - [`outbox`]: batching of events for delivery.
 //! - [`exit_intent`]: exit-intent detection (pointer, scroll, back, return, idle).
 //! - [`survey_policy`]: when the exit survey may show; the trouble context.
@@ -34,6 +35,7 @@ pub mod fallback;
 pub mod funnel;
 pub mod outbox;
 pub mod persist;
+pub mod remote;
 pub mod rules;
 pub mod session;
 pub mod sku;

@@ -8,11 +8,13 @@
 //! - [`api`]: the storefront's JSON APIs, which obey the faults.
 //! - [`control`]: the token-protected fault control API.
 //! - [`pages`]: server-rendered HTML with the embed tag, and static assets.
+//! - [`lab`]: hostile-host pages (strict CSP, hostile CSS) for the messages.
 
 pub mod api;
 pub mod catalog;
 pub mod control;
 pub mod faults;
+pub mod lab;
 pub mod pages;
 
 use std::{future::Future, sync::Arc};
@@ -61,6 +63,7 @@ pub fn app(config: StoreConfig) -> (Router, StoreState) {
     };
     let router = Router::new()
         .merge(pages::router())
+        .merge(lab::router())
         .merge(api::router())
         .merge(control::router())
         .with_state(state.clone());

@@ -6,11 +6,13 @@
 //! - [`runtime`]: the snippet's state and what happens on each hook call.
 //! - [`ui`]: the fallback messages in a Shadow DOM root.
 //! - [`survey`]: exit-intent listeners and the exit survey dialog.
+//! - [`remote`]: remote config: localStorage cache, background fetch, polling.
 //! - [`transport`]: delivery to the collector (original fetch, beacon).
 //! - [`store`]: this page's localStorage record and adoption of orphans.
 //! - [`page`]: page-level listeners and browser helpers.
 
 mod page;
+mod remote;
 mod runtime;
 mod store;
 mod survey;

@@ -6,10 +6,15 @@
 use std::cell::RefCell;
 
 use gloo_timers::callback::Timeout;
-use steadycart_protocol::{CallEvent, Event, EventBody, Role};
+use steadycart_protocol::{remote::SiteConfig, CallEvent, Event, EventBody, Role};
 use wasm_bindgen::{prelude::*, JsCast};
 
-use super::{page, transport, transport::Transport, ui::Ui, warn};
+use super::{
+    page, remote, transport,
+    transport::Transport,
+    ui::{Slot, Ui},
+    warn,
+};
 use crate::{
     classify::{classify, Ending},
     config::{self, idx, Config},
@@ -17,6 +22,7 @@ use crate::{
     fallback::{Change, FallbackBoard},
     funnel::Funnel,
     outbox::Outbox,
+    remote::{apply as apply_remote_config, Applied},
     rules::{self, strip_query},
     session::{self, Session},
     sku,
@@ -30,6 +36,7 @@ const COUNT_KEY: &str = "steadycart.count";
 extern "C" {
     #[wasm_bindgen(catch)]
     fn install(hooks: &JsValue) -> Result<JsValue, JsValue>;
+    fn uninstall();
 }
 
 struct Pending {
@@ -61,6 +68,20 @@ pub(super) struct Runtime {
     ui: Option<Ui>,
     /// Events this session has reported (sampling and the per-session cap).
     count: SessionCount,
+    /// The tag's own configuration, before the remote config.
+    base: Config,
+    /// The remote config in force (from the collector or its cached copy).
+    remote: Option<SiteConfig>,
+    /// Banner text the shopper dismissed (not shown again until it changes).
+    banner_dismissed: Option<String>,
+    /// Messages as a toast instead of a top bar.
+    toast: bool,
+    /// Next remote config poll.
+    pub(super) poll: Option<Timeout>,
+    /// Whether the survey may show: `Some(false)` when the incident team
+    /// disabled it remotely (`survey` in the remote config); `None` leaves
+    /// it to the page's own setting.
+    pub(super) survey_enabled: Option<bool>,
 }
 
 thread_local! {
@@ -94,6 +115,17 @@ pub(super) fn start(tag: JsValue, script_url: &str) -> Result<(), JsValue> {
         return Ok(()); // the tag was included twice
     }
     let window = web_sys::window().ok_or("no window")?;
+    let config_url = format!("{}/v1/config?site={}", config.collector, config.site_key);
+    let cached = remote::cached(&config.site_key);
+    if cached.as_ref().is_some_and(|c| c.kill) {
+        // Switched off: install nothing, only learn whether that changed.
+        if let Ok(f) = js_sys::Reflect::get(&window, &"fetch".into()) {
+            if let Ok(f) = f.dyn_into::<js_sys::Function>() {
+                remote::refresh(f, config_url, config.site_key.clone());
+            }
+        }
+        return Ok(());
+    }
     let location = window.location();
     let now = page::now();
     let stored = page::session_storage()
@@ -131,9 +163,19 @@ pub(super) fn start(tag: JsValue, script_url: &str) -> Result<(), JsValue> {
                 session: String::new(),
                 used: 0,
             }),
+        base: config.clone(),
         config,
+        remote: None,
+        banner_dismissed: None,
+        toast: false,
+        poll: None,
+        survey_enabled: None,
     };
     transport::adopt(&mut runtime);
+    if let Some(c) = &cached {
+        runtime.apply_remote(c);
+    }
+    let (fetch, site) = (runtime.transport.fetch(), runtime.config.site_key.clone());
     if is_new {
         runtime.record(EventBody::SessionStart);
     }
@@ -147,7 +189,22 @@ pub(super) fn start(tag: JsValue, script_url: &str) -> Result<(), JsValue> {
     RUNTIME.with(|c| *c.borrow_mut() = Some(runtime));
     install_page_listeners(&window);
     super::survey::install(&window);
+    // In the background: the page never waits for the collector.
+    remote::refresh(fetch, config_url, site);
     Ok(())
+}
+
+/// Kill switch: remove the wrappers (the page's fetch and XHR are the
+/// originals again), the messages and all timers; the snippet is then gone
+/// from this page.
+pub(super) fn kill_runtime() {
+    let runtime = RUNTIME.with(|c| c.try_borrow_mut().ok().and_then(|mut r| r.take()));
+    if let Some(rt) = runtime {
+        uninstall();
+        if let Some(ui) = rt.ui {
+            ui.remove();
+        }
+    }
 }
 
 /// The object `js/shim.js` calls (its header documents the contract):
@@ -350,21 +407,11 @@ impl Runtime {
     fn apply(&mut self, change: Change) {
         match change {
             Change::Show { role, reason } => {
-                if self.ui.is_none() {
-                    match Ui::new() {
-                        Ok(ui) => self.ui = Some(ui),
-                        Err(e) => warn(&format!(
-                            "cannot show messages: {}",
-                            super::js_error_text(&e)
-                        )),
-                    }
-                }
-                if let Some(ui) = &mut self.ui {
-                    let text = &self.config.texts[idx(role)];
-                    if ui
-                        .show(role, text, role == Role::Checkout || role == Role::Payment)
-                        .is_ok()
-                    {
+                let text = self.config.texts[idx(role)].clone();
+                let urgent = role == Role::Checkout || role == Role::Payment;
+                let severity = if urgent { "critical" } else { "warning" };
+                if let Some(ui) = self.ui() {
+                    if ui.show(Slot::Role(role), &text, urgent, severity).is_ok() {
                         self.record(EventBody::FallbackShown { role, reason });
                     }
                 }
@@ -386,7 +433,7 @@ impl Runtime {
     fn hide(&mut self, role: Role, reason: &str) {
         self.hide_checks[idx(role)] = None;
         if let Some(ui) = &mut self.ui {
-            if ui.hide(role) {
+            if ui.hide(Slot::Role(role)) {
                 self.record(EventBody::FallbackHidden {
                     role,
                     reason: reason.to_string(),
@@ -395,15 +442,94 @@ impl Runtime {
         }
     }
 
-    /// The shopper dismissed a message.
-    pub(super) fn dismiss(&mut self, role: Role) {
-        if self.board.dismiss(role) {
-            self.hide(role, "dismissed");
+    /// The shopper dismissed a message (OK button or Escape).
+    pub(super) fn dismiss(&mut self, slot: Slot) {
+        match slot {
+            Slot::Role(role) => {
+                if self.board.dismiss(role) {
+                    self.hide(role, "dismissed");
+                }
+            }
+            Slot::Banner => {
+                self.banner_dismissed = self
+                    .remote
+                    .as_ref()
+                    .and_then(|r| r.banner.as_ref())
+                    .map(|b| b.text.clone());
+                if let Some(ui) = &mut self.ui {
+                    ui.hide(Slot::Banner);
+                }
+            }
         }
     }
 
     /// Queue an event (if the session is sampled and under its cap) and
     /// make sure a flush is scheduled.
+    /// The message UI, created on first use.
+    fn ui(&mut self) -> Option<&mut Ui> {
+        if self.ui.is_none() {
+            match Ui::new(self.toast) {
+                Ok(ui) => self.ui = Some(ui),
+                Err(e) => warn(&format!(
+                    "cannot show messages: {}",
+                    super::js_error_text(&e)
+                )),
+            }
+        }
+        self.ui.as_mut()
+    }
+
+    /// Apply a remote config over the tag's. Returns true if it switches the
+    /// snippet off (the caller then runs [`kill_runtime`]).
+    pub(super) fn apply_remote(&mut self, remote: &SiteConfig) -> bool {
+        let Applied {
+            texts,
+            stall_ms,
+            banner,
+            toast,
+            kill,
+        } = apply_remote_config(&self.base, remote, &remote::languages(), page::now() as i64);
+        self.remote = Some(remote.clone());
+        if kill {
+            return true;
+        }
+        self.config.texts = texts;
+        self.config.stall_ms = stall_ms;
+        self.survey_enabled = remote.survey;
+        self.set_limits(
+            remote.sample_rate.unwrap_or(self.base.delivery.sample_rate),
+            remote.event_cap.unwrap_or(self.base.delivery.max_events),
+        );
+        self.toast = toast;
+        if let Some(ui) = &self.ui {
+            ui.set_toast(toast);
+        }
+        match banner {
+            Some((text, urgent)) if self.banner_dismissed.as_deref() != Some(text.as_str()) => {
+                let severity = remote
+                    .banner
+                    .as_ref()
+                    .map_or("info", |b| b.severity.as_str())
+                    .to_string();
+                if let Some(ui) = self.ui() {
+                    let _ = ui.show(Slot::Banner, &text, urgent, &severity);
+                }
+            }
+            _ => {
+                if let Some(ui) = &mut self.ui {
+                    ui.hide(Slot::Banner);
+                }
+            }
+        }
+        false
+    }
+
+    /// Seconds until the remote config should be asked for again.
+    pub(super) fn remote_max_age(&self) -> Option<u32> {
+        self.remote.as_ref().map(SiteConfig::max_age)
+    }
+
+    /// Queue an event and make sure a flush is scheduled.
     pub(super) fn record(&mut self, body: EventBody) {
         let now = page::now();
         self.session.last_seen = now;

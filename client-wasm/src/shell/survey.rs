@@ -194,7 +194,7 @@ impl Runtime {
     fn situation(&self) -> Situation {
         Situation {
             mode: self.config.survey.mode,
-            remote_enabled: None,
+            remote_enabled: self.survey_enabled,
             had_trouble: self.exit.trouble.any(),
             checkout_completed: self.funnel.completed(),
             shown_this_session: storage_get(false, SHOWN_KEY).is_some(),

@@ -74,6 +74,11 @@ impl Transport {
     }
 
     /// Make sure a flush runs within `wait_ms` (or when the backoff allows).
+    /// The page's original fetch (bypasses the wrappers).
+    pub(super) fn fetch(&self) -> js_sys::Function {
+        self.fetch.clone()
+    }
+
     pub(super) fn schedule(&mut self, wait_ms: f64) {
         let now = page::now();
         let due = (now + wait_ms).max(self.blocked_until);

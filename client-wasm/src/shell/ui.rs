@@ -2,6 +2,11 @@
 //! and ours cannot leak. Styles come from a constructable stylesheet
 //! (`adoptedStyleSheets`), so a strict CSP without `'unsafe-inline'` is fine.
 //! Text goes in through `textContent` only.
+//!
+//! The host is shown as a manual popover (top layer) where supported, so no
+//! page overlay, however large its `z-index`, can cover it and page rules
+//! like `* { display: none !important }` lose to our `:host` rules. Opening a
+//! manual popover never moves focus. Escape or the OK button dismisses.
 
 use steadycart_protocol::Role;
 use wasm_bindgen::{prelude::*, JsCast};
@@ -9,33 +14,59 @@ use wasm_bindgen::{prelude::*, JsCast};
 use super::runtime::with_runtime;
 use crate::config::idx;
 
-const CSS: &str = ":host{all:initial!important;display:block!important;position:fixed!important;top:0!important;left:0!important;right:0!important;z-index:2147483647!important;pointer-events:none!important;visibility:visible!important;opacity:1!important;transform:none!important}
+const CSS: &str = ":host{all:initial!important;display:block!important;position:fixed!important;inset:0 0 auto 0!important;margin:0!important;padding:0!important;border:0!important;background:transparent!important;width:auto!important;height:auto!important;overflow:visible!important;z-index:2147483647!important;pointer-events:none!important;visibility:visible!important;opacity:1!important;transform:none!important;clip-path:none!important;filter:none!important}
+:host([data-position=toast]){inset:auto 0 0 auto!important}
+:host([data-position=toast]) .stack{align-items:flex-end}
 .stack{display:flex;flex-direction:column;align-items:center;gap:8px;padding:8px;font:15px/1.4 system-ui,-apple-system,'Segoe UI',sans-serif}
-.notice{pointer-events:auto;display:flex;align-items:center;gap:12px;max-width:40rem;padding:10px 14px;border-radius:8px;background:var(--steadycart-bg,#fffbe6);color:var(--steadycart-fg,#3d3200);border:1px solid var(--steadycart-border,#d9b600);box-shadow:0 2px 10px rgba(0,0,0,.15)}
+.notice{pointer-events:auto;display:flex!important;visibility:visible!important;align-items:center;gap:12px;max-width:40rem;padding:10px 14px;border-radius:8px;background:var(--steadycart-bg,#fffbe6);color:var(--steadycart-fg,#3d3200);border:1px solid var(--steadycart-border,#d9b600);box-shadow:0 2px 10px rgba(0,0,0,.15)}
 .notice button{font:inherit;color:inherit;background:transparent;border:1px solid currentColor;border-radius:6px;padding:2px 10px;cursor:pointer}
 .notice button:focus-visible{outline:2px solid currentColor;outline-offset:2px}
-@media (prefers-color-scheme:dark){.notice{background:var(--steadycart-bg-dark,#2b2600);color:var(--steadycart-fg-dark,#fff3b0)}}
+.notice[data-severity=critical]{background:var(--steadycart-critical-bg,#fdecea);color:var(--steadycart-critical-fg,#5f1410);border-color:var(--steadycart-critical-border,#d93025)}
+.notice[data-severity=info]{background:var(--steadycart-info-bg,#e8f0fe);color:var(--steadycart-info-fg,#0b2a5b);border-color:var(--steadycart-info-border,#4a78c2)}
+@media (prefers-color-scheme:dark){.notice{background:var(--steadycart-bg-dark,#2b2600);color:var(--steadycart-fg-dark,#fff3b0)}.notice[data-severity=critical]{background:var(--steadycart-critical-bg-dark,#3b0f0c);color:var(--steadycart-critical-fg-dark,#ffd7d2)}.notice[data-severity=info]{background:var(--steadycart-info-bg-dark,#0e213f);color:var(--steadycart-info-fg-dark,#d6e4ff)}}
 @media (prefers-reduced-motion:no-preference){.notice{animation:sc-in .2s ease-out}}
 @keyframes sc-in{from{opacity:0;transform:translateY(-6px)}}";
 
+/// Which notice: a role's fallback message or the site-wide banner.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(super) enum Slot {
+    /// A role's fallback message.
+    Role(Role),
+    /// The site-wide banner from the remote config.
+    Banner,
+}
+
+impl Slot {
+    fn index(self) -> usize {
+        match self {
+            Slot::Role(r) => idx(r),
+            Slot::Banner => 4,
+        }
+    }
+}
+
 struct Notice {
     element: web_sys::Element,
+    text: String,
     /// Kept alive while the notice is shown; dropped with it.
-    _on_dismiss: Closure<dyn FnMut()>,
+    _listeners: [Closure<dyn FnMut(web_sys::Event)>; 2],
 }
 
 /// The message host and the notices in it.
 pub(super) struct Ui {
+    host: web_sys::Element,
     stack: web_sys::Element,
-    notices: [Option<Notice>; 4],
+    notices: [Option<Notice>; 5],
+    /// Whether the page's hidden `<html>`/`<body>` were put back.
+    unhidden: bool,
+    /// The document-level sheet doing it, removed with the host.
+    doc_sheet: Option<web_sys::CssStyleSheet>,
 }
 
 impl Ui {
     /// Create the host element and its shadow root.
-    pub(super) fn new() -> Result<Ui, JsValue> {
-        let doc = web_sys::window()
-            .and_then(|w| w.document())
-            .ok_or("no document")?;
+    pub(super) fn new(toast: bool) -> Result<Ui, JsValue> {
+        let doc = document()?;
         let host = doc.create_element("steadycart-messages")?;
         let shadow =
             host.attach_shadow(&web_sys::ShadowRootInit::new(web_sys::ShadowRootMode::Open))?;
@@ -54,46 +85,106 @@ impl Ui {
             None => doc.document_element().ok_or("no root element")?.into(),
         };
         parent.append_child(&host)?;
-        Ok(Ui {
+        let ui = Ui {
+            host,
             stack,
             notices: Default::default(),
-        })
+            unhidden: false,
+            doc_sheet: None,
+        };
+        ui.set_toast(toast);
+        Ok(ui)
     }
 
-    /// Show `text` for `role`. Checkout and payment trouble is announced
-    /// assertively (`role=alert`), the rest politely (`role=status`).
-    pub(super) fn show(&mut self, role: Role, text: &str, urgent: bool) -> Result<(), JsValue> {
-        let doc = web_sys::window()
-            .and_then(|w| w.document())
-            .ok_or("no document")?;
+    /// Top bar (default) or toast in the bottom corner.
+    pub(super) fn set_toast(&self, toast: bool) {
+        let _ = self
+            .host
+            .set_attribute("data-position", if toast { "toast" } else { "top" });
+    }
+
+    /// Put the host in the top layer (manual popover: no focus change, no
+    /// light dismiss) when the browser supports it; re-done after each show
+    /// so it stays above popovers the page opened since.
+    fn raise(&mut self) {
+        self.unhide_ancestors();
+        let f = js_sys::Reflect::get(&self.host, &"showPopover".into()).ok();
+        let Some(f) = f.and_then(|f| f.dyn_into::<js_sys::Function>().ok()) else {
+            return;
+        };
+        let hide = js_sys::Reflect::get(&self.host, &"hidePopover".into()).ok();
+        if self.host.has_attribute("popover") {
+            if let Some(h) = hide.and_then(|h| h.dyn_into::<js_sys::Function>().ok()) {
+                let _ = h.call0(&self.host);
+            }
+        } else {
+            let _ = self.host.set_attribute("popover", "manual");
+        }
+        let _ = f.call0(&self.host);
+    }
+
+    /// Show `text` in `slot` (replacing what was there). Urgent notices are
+    /// announced assertively (`role=alert`), the rest politely (`role=status`).
+    pub(super) fn show(
+        &mut self,
+        slot: Slot,
+        text: &str,
+        urgent: bool,
+        severity: &str,
+    ) -> Result<(), JsValue> {
+        if self.notices[slot.index()]
+            .as_ref()
+            .is_some_and(|n| n.text == text)
+        {
+            return Ok(());
+        }
+        self.hide(slot);
+        let doc = document()?;
         let notice = doc.create_element("div")?;
         notice.set_class_name("notice");
         notice.set_attribute("role", if urgent { "alert" } else { "status" })?;
         notice.set_attribute("aria-live", if urgent { "assertive" } else { "polite" })?;
-        notice.set_attribute("data-role", role.as_str())?;
+        notice.set_attribute("aria-atomic", "true")?;
+        notice.set_attribute("data-severity", severity)?;
+        notice.set_attribute(
+            "data-role",
+            match slot {
+                Slot::Role(r) => r.as_str(),
+                Slot::Banner => "banner",
+            },
+        )?;
         let message = doc.create_element("span")?;
         message.set_text_content(Some(text));
         let button = doc.create_element("button")?;
         button.set_attribute("type", "button")?;
         button.set_attribute("aria-label", "Dismiss this message")?;
         button.set_text_content(Some("OK"));
-        let on_dismiss = Closure::<dyn FnMut()>::new(move || {
-            with_runtime(|rt| rt.dismiss(role));
+        let on_click = Closure::<dyn FnMut(web_sys::Event)>::new(move |_| {
+            with_runtime(|rt| rt.dismiss(slot));
         });
-        button.add_event_listener_with_callback("click", on_dismiss.as_ref().unchecked_ref())?;
+        let on_key = Closure::<dyn FnMut(web_sys::Event)>::new(move |e: web_sys::Event| {
+            let key = e.dyn_ref::<web_sys::KeyboardEvent>().map(|k| k.key());
+            if key.as_deref() == Some("Escape") {
+                with_runtime(|rt| rt.dismiss(slot));
+            }
+        });
+        button.add_event_listener_with_callback("click", on_click.as_ref().unchecked_ref())?;
+        notice.add_event_listener_with_callback("keydown", on_key.as_ref().unchecked_ref())?;
         notice.append_child(&message)?;
         notice.append_child(&button)?;
         self.stack.append_child(&notice)?;
-        self.notices[idx(role)] = Some(Notice {
+        self.notices[slot.index()] = Some(Notice {
             element: notice,
-            _on_dismiss: on_dismiss,
+            text: text.to_string(),
+            _listeners: [on_click, on_key],
         });
+        self.raise();
         Ok(())
     }
 
-    /// Hide the role's notice; false if none was shown.
-    pub(super) fn hide(&mut self, role: Role) -> bool {
-        match self.notices[idx(role)].take() {
+    /// Hide the slot's notice; false if none was shown.
+    pub(super) fn hide(&mut self, slot: Slot) -> bool {
+        match self.notices[slot.index()].take() {
             Some(n) => {
                 n.element.remove();
                 true
@@ -101,4 +192,66 @@ impl Ui {
             None => false,
         }
     }
+
+    /// A page that hides its whole document (`* { display: none !important }`)
+    /// would hide us with it. Only then, and only for `<html>`/`<body>` that
+    /// compute to `display: none`, a document-level constructable sheet puts
+    /// them back to their default `display: block`; their other children stay
+    /// as the page styled them.
+    fn unhide_ancestors(&mut self) {
+        if self.unhidden {
+            return;
+        }
+        let (Some(win), Ok(doc)) = (web_sys::window(), document()) else {
+            return;
+        };
+        let hidden = |el: Option<web_sys::Element>| {
+            el.and_then(|e| win.get_computed_style(&e).ok().flatten())
+                .and_then(|s| s.get_property_value("display").ok())
+                .is_some_and(|d| d == "none")
+        };
+        let mut rules = String::new();
+        if hidden(doc.document_element()) {
+            rules.push_str(":root{display:block!important}");
+        }
+        if hidden(doc.body().map(Into::into)) {
+            rules.push_str(":root>body{display:block!important}");
+        }
+        if rules.is_empty() {
+            return;
+        }
+        self.unhidden = true;
+        let Ok(sheet) = web_sys::CssStyleSheet::new() else {
+            return;
+        };
+        if sheet.replace_sync(&rules).is_err() {
+            return;
+        }
+        let key = JsValue::from_str("adoptedStyleSheets");
+        if let Ok(list) = js_sys::Reflect::get(&doc, &key) {
+            let list: js_sys::Array = js_sys::Array::from(&list);
+            list.push(&sheet);
+            let _ = js_sys::Reflect::set(&doc, &key, &list);
+        }
+        self.doc_sheet = Some(sheet);
+    }
+
+    /// Remove the host from the page (kill switch).
+    pub(super) fn remove(self) {
+        self.host.remove();
+        if let (Some(sheet), Ok(doc)) = (self.doc_sheet, document()) {
+            let key = JsValue::from_str("adoptedStyleSheets");
+            if let Ok(list) = js_sys::Reflect::get(&doc, &key) {
+                let kept = js_sys::Array::from(&list)
+                    .filter(&mut |s, _, _| s != JsValue::from(sheet.clone()));
+                let _ = js_sys::Reflect::set(&doc, &key, &kept);
+            }
+        }
+    }
+}
+
+fn document() -> Result<web_sys::Document, JsValue> {
+    web_sys::window()
+        .and_then(|w| w.document())
+        .ok_or_else(|| "no document".into())
 }
