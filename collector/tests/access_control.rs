@@ -163,6 +163,14 @@ both_backends!(
             ("GET", format!("{base}/incidents/view"), None, 200),
             ("GET", format!("{base}/survey/answers"), None, 200),
             ("GET", format!("{base}/drops"), None, 200),
+            ("GET", format!("{base}/config"), None, 200),
+            (
+                "PATCH",
+                format!("{base}/config"),
+                Some(r#"{"banner":{"text":"Delays today"}}"#.into()),
+                200,
+            ),
+            ("PUT", format!("{base}/config"), Some("{}".into()), 200),
             // Last: it removes A's notifier.
             ("DELETE", format!("{base}/notifiers/{not_a}"), None, 204),
         ];
