@@ -13,6 +13,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::{
+    cart::CartSnapshot,
     role::{Outcome, Role},
     survey::{Answer, Trouble},
 };
@@ -116,6 +117,9 @@ pub enum EventBody {
         #[serde(default)]
         trouble: Trouble,
     },
+    /// The cart's contents (see [`crate::cart`]).
+    /// `{"type":"cart_snapshot","currency":"USD","items":[{"sku":"VL-HP-01","qty":1,"unit_price_minor":12900}]}`
+    CartSnapshot(CartSnapshot),
     /// An event type this version does not know (sent by a newer snippet).
     /// Kept so the rest of the batch is still accepted.
     #[serde(other)]
@@ -137,6 +141,7 @@ impl EventBody {
             EventBody::SurveyShown { .. } => "survey_shown",
             EventBody::SurveyDismissed { .. } => "survey_dismissed",
             EventBody::SurveyAnswered { .. } => "survey_answered",
+            EventBody::CartSnapshot(_) => "cart_snapshot",
             EventBody::Unknown => "unknown",
         }
     }
@@ -238,6 +243,21 @@ mod tests {
             "type":"checkout_started","from_the_future":{"x":1}}"#;
         let e: Event = serde_json::from_str(json).unwrap();
         assert_eq!(e.body, EventBody::CheckoutStarted);
+    }
+
+    #[test]
+    fn cart_snapshot_is_flat() {
+        let json = r#"{"id":"0192f3c4a1b27e3f9d1c5b8a7e6f5d4c","ts":1,"session":"s1234567890",
+            "type":"cart_snapshot","currency":"USD","items":[{"sku":"A-1","name":"Lamp","qty":2,"unit_price_minor":999}]}"#;
+        let e: Event = serde_json::from_str(json).unwrap();
+        let EventBody::CartSnapshot(c) = &e.body else {
+            panic!("{e:?}")
+        };
+        assert_eq!(c.total_minor(), Some(1998));
+        assert_eq!(e.body.kind(), "cart_snapshot");
+        let back = serde_json::to_value(&e).unwrap();
+        assert_eq!(back["type"], "cart_snapshot");
+        assert_eq!(back["items"][0]["unit_price_minor"], 999);
     }
 
     #[test]

@@ -18,9 +18,11 @@
 //! - [`limits`]: size limits both sides agree on.
 //! - [`survey`]: exit-survey answers, consent and trouble context, and their checks.
 //! - [`remote`]: remote site configuration and crisis switches.
+//! - [`cart`]: cart snapshots (items, quantities, prices) for recovery emails.
 #![deny(missing_docs)]
 
 pub mod api;
+pub mod cart;
 pub mod event;
 pub mod limits;
 pub mod remote;

@@ -174,6 +174,8 @@ pub fn validate(
             EventBody::CheckoutCompleted {
                 order_id: Some(order),
             } => check_len(|| at("order_id"), order, MAX_SHORT_LEN)?,
+            EventBody::CartSnapshot(cart) => steadycart_protocol::cart::check_cart(cart)
+                .map_err(|e| FieldError::new(at(&e.field), e.message))?,
             _ => super::survey::check(&event.body, &at)?,
         }
         if !seen.insert(event.id.clone()) {

@@ -111,6 +111,7 @@ impl SessionState {
         self.exited = matches!(event.body, EventBody::PageExit);
         match &event.body {
             EventBody::CartActivity => self.cart = true,
+            EventBody::CartSnapshot(c) if !c.items.is_empty() => self.cart = true,
             EventBody::SurveyAnswered { .. } => self.survey_answered = true,
             EventBody::CheckoutStarted if self.checkout_at.is_none() && self.ended.is_none() => {
                 self.checkout_at = Some(at);
