@@ -33,11 +33,17 @@ impl Funnel {
 
     /// A watched call started: a checkout or payment call starts a checkout
     /// attempt, unless one is already under way. After a completed attempt,
-    /// the next checkout call starts a new one (a second order).
+    /// only the next checkout (order) call starts a new one (a second order):
+    /// a payment call after the order call belongs to the same attempt (shops
+    /// place the order, then pay for it), so it neither starts an attempt nor
+    /// reopens the completed one.
     pub fn on_call_start(&mut self, role: Role) -> Option<EventBody> {
-        if matches!(role, Role::Checkout | Role::Payment)
-            && (!self.checkout_started || self.completed)
-        {
+        let new_attempt = match role {
+            Role::Checkout => !self.checkout_started || self.completed,
+            Role::Payment => !self.checkout_started,
+            _ => false,
+        };
+        if new_attempt {
             self.checkout_started = true;
             self.completed = false;
             return Some(EventBody::CheckoutStarted);
@@ -135,6 +141,46 @@ mod tests {
             Some(EventBody::CheckoutStarted)
         );
         assert!(next_page.on_page("/order/A-2", &paths).is_some());
+    }
+
+    /// The lost fix, redone: the demo store's checkout posts the order, then
+    /// the payment, then loads the confirmation page. The payment call after
+    /// the order call is the same attempt: one `checkout_started`, one
+    /// `checkout_completed`.
+    #[test]
+    fn payment_after_order_call_is_the_same_attempt() {
+        let paths = vec!["/order/".to_string()];
+        let mut f = Funnel::default();
+        let mut events = Vec::new();
+        events.extend(f.on_call_start(Role::Checkout));
+        events.extend(f.on_call_end(Role::Checkout, "POST", Outcome::Ok));
+        events.extend(f.on_call_start(Role::Payment));
+        events.extend(f.on_call_end(Role::Payment, "POST", Outcome::Ok));
+        let mut next_page = Funnel::parse(&f.to_stored());
+        events.extend(next_page.on_page("/order/A-1", &paths));
+        assert_eq!(
+            events,
+            vec![
+                EventBody::CheckoutStarted,
+                EventBody::CheckoutCompleted { order_id: None }
+            ]
+        );
+        // A payment retried after a failed payment is still the same attempt.
+        assert_eq!(next_page.on_call_start(Role::Payment), None);
+        // Payment first (some shops authorise before the order): it starts
+        // the attempt and the order call completes it.
+        let mut g = Funnel::default();
+        assert_eq!(
+            g.on_call_start(Role::Payment),
+            Some(EventBody::CheckoutStarted)
+        );
+        assert_eq!(g.on_call_start(Role::Checkout), None);
+        assert!(g.on_call_end(Role::Checkout, "POST", Outcome::Ok).is_some());
+        // The next order is a new attempt.
+        assert_eq!(
+            g.on_call_start(Role::Checkout),
+            Some(EventBody::CheckoutStarted)
+        );
     }
 
     #[test]

@@ -122,7 +122,51 @@ async fn healthy_checkout_shows_nothing_and_completes() -> anyhow::Result<()> {
             e["type"] == "checkout_completed"
         })
         .await?;
+    // The confirmation page has run its snippet (it would count a second
+    // completion on load); leaving it flushes whatever it recorded.
+    browser
+        .wait_for(
+            "snippet on the confirmation page",
+            Duration::from_secs(10),
+            "return !!window.__steadycart",
+        )
+        .await?;
+    d.goto("about:blank").await?;
+    stack
+        .wait_for_event(
+            "page_exit of the confirmation page",
+            Duration::from_secs(10),
+            |e| {
+                e["type"] == "page_exit"
+                    && e["page"].as_str().is_some_and(|p| p.starts_with("/order/"))
+            },
+        )
+        .await?;
     let events = stack.events().await?;
+    // Order call, then payment call, then confirmation page: one attempt,
+    // counted once per session (as stored in the collector's database).
+    let per_session = |kind: &str| {
+        let mut counts = std::collections::BTreeMap::<String, usize>::new();
+        for e in events.iter().filter(|e| e["type"] == kind) {
+            *counts
+                .entry(e["session"].as_str().unwrap_or_default().to_string())
+                .or_default() += 1;
+        }
+        counts.into_values().collect::<Vec<_>>()
+    };
+    assert_eq!(
+        per_session("checkout_completed"),
+        vec![1],
+        "checkout_completed exactly once per attempt: {events:#?}"
+    );
+    assert_eq!(
+        per_session("checkout_started"),
+        vec![1],
+        "the payment call belongs to the order's attempt: {events:#?}"
+    );
+    assert!(events
+        .iter()
+        .any(|e| e["type"] == "call" && e["role"] == "payment" && e["outcome"] == "ok"));
     assert!(
         events.iter().all(|e| e["type"] != "fallback_shown"),
         "no fallback for a healthy checkout: {events:?}"
