@@ -17,6 +17,7 @@
 //! - [`fallback`]: which fallback message is visible, without flapping.
 //! - [`remote`]: the collector's remote config (texts per locale, banner, kill switch).
 //! - [`outbox`]: batching of events for delivery.
+//! - [`event_json`]: events as JSON text, written without a serializer.
 //! - [`exit_intent`]: exit-intent detection (pointer, scroll, back, return, idle).
 //! - [`survey_policy`]: when the exit survey may show; the trouble context.
 //! - [`survey_form`]: survey options, localized texts, answer building.
@@ -30,6 +31,7 @@
 pub mod classify;
 pub mod config;
 pub mod delivery;
+pub mod event_json;
 pub mod exit_intent;
 pub mod fallback;
 pub mod funnel;

@@ -5,7 +5,10 @@
 //! failure keeps the cached (or the tag's embedded) config.
 
 use gloo_timers::callback::Timeout;
-use steadycart_protocol::remote::{SiteConfig, DEFAULT_MAX_AGE_S};
+use steadycart_protocol::{
+    remote::{Banner, LocalText, RoleMs, SiteConfig, DEFAULT_MAX_AGE_S},
+    Role,
+};
 use wasm_bindgen::{prelude::*, JsCast};
 use wasm_bindgen_futures::JsFuture;
 
@@ -20,8 +23,89 @@ fn local_storage() -> Option<web_sys::Storage> {
 }
 
 fn parse(text: &str) -> Option<SiteConfig> {
-    let value = js_sys::JSON::parse(text).ok()?;
-    serde_wasm_bindgen::from_value(value).ok()
+    decode(&js_sys::JSON::parse(text).ok()?)
+}
+
+/// Read a [`SiteConfig`] from parsed JSON with a few property reads instead
+/// of a serde deserializer (which costs the wasm about 20 KB). Same rules as
+/// its serde form: absent or `null` optional fields are `None`, unknown
+/// fields are ignored, and a field of the wrong type (or an unknown role)
+/// refuses the whole config.
+fn decode(v: &JsValue) -> Option<SiteConfig> {
+    let c = SiteConfig {
+        version: opt(v, "version", |x| int(x, -(1 << 53), 1 << 53))?.unwrap_or(0),
+        kill: opt(v, "kill", JsValue::as_bool)?.unwrap_or(false),
+        banner: opt(v, "banner", |b| {
+            Some(Banner {
+                text: field(b, "text")?.as_string()?,
+                severity: opt(b, "severity", JsValue::as_string)?.unwrap_or_else(|| "info".into()),
+                expires_at: opt(b, "expires_at", |x| int(x, -(1 << 53), 1 << 53))?,
+            })
+        })?,
+        texts: list(v, "texts", |t| {
+            Some(LocalText {
+                role: role(&field(t, "role")?)?,
+                locale: opt(t, "locale", JsValue::as_string)?.unwrap_or_default(),
+                text: field(t, "text")?.as_string()?,
+            })
+        })?,
+        stall_ms: list(v, "stall_ms", |t| {
+            Some(RoleMs {
+                role: role(&field(t, "role")?)?,
+                ms: u32::try_from(int(&field(t, "ms")?, 0, u32::MAX.into())?).ok()?,
+            })
+        })?,
+        survey: opt(v, "survey", JsValue::as_bool)?,
+        sample_rate: opt(v, "sample_rate", JsValue::as_f64)?,
+        event_cap: opt(v, "event_cap", |x| {
+            u32::try_from(int(x, 0, u32::MAX.into())?).ok()
+        })?,
+        position: opt(v, "position", JsValue::as_string)?,
+        max_age_s: opt(v, "max_age_s", |x| {
+            u32::try_from(int(x, 0, u32::MAX.into())?).ok()
+        })?,
+    };
+    Some(c)
+}
+
+/// Property `key` of the object `v`; `None` if `v` is not an object.
+fn field(v: &JsValue, key: &str) -> Option<JsValue> {
+    if !v.is_object() {
+        return None;
+    }
+    js_sys::Reflect::get(v, &JsValue::from_str(key)).ok()
+}
+
+/// An optional property: `Some(None)` when absent or `null`, `None` when
+/// present but not readable by `read` (the config is then refused).
+fn opt<T>(v: &JsValue, key: &str, read: impl FnOnce(&JsValue) -> Option<T>) -> Option<Option<T>> {
+    let x = field(v, key)?;
+    if x.is_undefined() || x.is_null() {
+        return Some(None);
+    }
+    read(&x).map(Some)
+}
+
+/// An array property of items read by `item` (absent: empty).
+fn list<T>(v: &JsValue, key: &str, item: impl Fn(&JsValue) -> Option<T>) -> Option<Vec<T>> {
+    let x = field(v, key)?;
+    if x.is_undefined() {
+        return Some(Vec::new());
+    }
+    if !js_sys::Array::is_array(&x) {
+        return None;
+    }
+    js_sys::Array::from(&x).iter().map(|i| item(&i)).collect()
+}
+
+/// A whole number in `lo..=hi`.
+fn int(x: &JsValue, lo: i64, hi: i64) -> Option<i64> {
+    let n = x.as_f64()?;
+    (n.fract() == 0.0 && n >= lo as f64 && n <= hi as f64).then_some(n as i64)
+}
+
+fn role(x: &JsValue) -> Option<Role> {
+    Role::parse(&x.as_string()?)
 }
 
 /// The config cached by an earlier page of this site, if any.

@@ -550,9 +550,7 @@ impl Runtime {
             page: Some(self.page_path.clone()),
             body,
         };
-        if let Some(json) = transport::encode_event(&event) {
-            self.outbox.push(json, now);
-        }
+        self.outbox.push(transport::encode_event(&event), now);
         let wait = self.outbox.ms_until_due(now).unwrap_or(0.0);
         self.transport.schedule(wait);
     }

@@ -9,7 +9,6 @@
 //! ([`super::store`]) and adopted by the next page load if this one closes.
 
 use gloo_timers::callback::Timeout;
-use serde::Serialize;
 use steadycart_protocol::{limits::TARGET_BATCH_BYTES, Event};
 use wasm_bindgen::{prelude::*, JsCast};
 use wasm_bindgen_futures::JsFuture;
@@ -103,11 +102,8 @@ impl Transport {
 }
 
 /// An event as JSON text, ready to queue.
-pub(super) fn encode_event(event: &Event) -> Option<String> {
-    let value = event
-        .serialize(&serde_wasm_bindgen::Serializer::json_compatible())
-        .ok()?;
-    js_sys::JSON::stringify(&value).ok()?.as_string()
+pub(super) fn encode_event(event: &Event) -> String {
+    crate::event_json::encode(event)
 }
 
 /// Write this page's record; `closed` hands it to the next page load.
