@@ -1,7 +1,14 @@
-//! Typed collector configuration. Every field has a documented default; the
-//! CLI (`collector serve --help`) and environment variables set them.
+//! Typed collector configuration. Every field has a documented default;
+//! a TOML file, `STEADYCART_<SECTION>_<KEY>` environment variables and the
+//! CLI (`collector serve --help`) set them — see [`file`] for the layering
+//! and `collector/collector.example.toml` for every option.
+
+pub mod file;
+pub mod net;
 
 use std::{fmt, net::SocketAddr, path::PathBuf, time::Duration};
+
+use serde::{Deserialize, Serialize};
 
 /// Collector configuration.
 #[derive(Clone)]
@@ -26,10 +33,20 @@ pub struct Config {
     /// [`crate::http::deadline`]). Default 10 s: a 256 KiB batch over a slow
     /// mobile link fits easily.
     pub body_deadline: Duration,
+    /// Log JSON lines instead of human-readable text. Default false.
+    pub log_json: bool,
+    /// Reverse proxies whose `X-Forwarded-For` names the client (addresses
+    /// or CIDRs). Default none: the socket's peer is the client, and the
+    /// header is ignored (anyone can send it).
+    pub trusted_proxies: Vec<net::IpNet>,
+    /// Bearer token `GET /metrics` requires. Default none: the endpoint is
+    /// open (publish it only on a private network). Redacted in `Debug`.
+    pub metrics_token: Option<String>,
 }
 
-/// Limits of the ingest path.
-#[derive(Debug, Clone)]
+/// Limits of the ingest path (`[ingest]`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct IngestConfig {
     /// Largest request body, bytes. Default 256 KiB.
     pub max_body_bytes: usize,
@@ -39,12 +56,28 @@ pub struct IngestConfig {
     pub writer_max_events: usize,
     /// How far an event's client time may lie before the batch's `sent_at`.
     /// Default 7 days (batches persisted offline are re-sent later).
+    #[serde(with = "file::duration")]
     pub max_event_age: Duration,
     /// How far an event's client time may lie after the batch's `sent_at`.
     /// Default 60 s.
+    #[serde(with = "file::duration")]
     pub max_event_lead: Duration,
     /// `Retry-After` sent with 503 when the writer is behind. Default 2 s.
+    #[serde(with = "file::duration")]
     pub busy_retry_after: Duration,
+    /// Ingest requests one client IP (IPv6: its /64) may send per second,
+    /// sustained; beyond that 429 + `Retry-After`. 0 = no limit. Default 50:
+    /// one shopper's snippet sends a batch every few seconds, so this leaves
+    /// room for many shoppers behind one NAT while a flood is cut short.
+    pub ip_rate_per_sec: u32,
+    /// Requests one client IP may send in a burst. Default 100.
+    pub ip_burst: u32,
+    /// Ingest requests one site may receive per second, sustained; beyond
+    /// that 429. 0 = no limit. Default 2000 (≈ 10,000 shoppers reporting every
+    /// five seconds); keeps one site's flood from starving the others.
+    pub site_rate_per_sec: u32,
+    /// Requests one site may receive in a burst. Default 4000.
+    pub site_burst: u32,
 }
 
 impl Default for IngestConfig {
@@ -56,6 +89,10 @@ impl Default for IngestConfig {
             max_event_age: Duration::from_secs(7 * 24 * 3600),
             max_event_lead: Duration::from_secs(60),
             busy_retry_after: Duration::from_secs(2),
+            ip_rate_per_sec: 50,
+            ip_burst: 100,
+            site_rate_per_sec: 2000,
+            site_burst: 4000,
         }
     }
 }
@@ -70,6 +107,9 @@ impl Default for Config {
             ingest: IngestConfig::default(),
             signals: crate::signals::SignalsConfig::default(),
             body_deadline: Duration::from_secs(10),
+            log_json: false,
+            trusted_proxies: Vec::new(),
+            metrics_token: None,
         }
     }
 }
@@ -105,6 +145,13 @@ impl fmt::Debug for Config {
             .field("snippet_dir", &self.snippet_dir)
             .field("ingest", &self.ingest)
             .field("signals", &self.signals)
+            .field("body_deadline", &self.body_deadline)
+            .field("log_json", &self.log_json)
+            .field("trusted_proxies", &self.trusted_proxies)
+            .field(
+                "metrics_token",
+                &self.metrics_token.as_ref().map(|_| "[redacted]"),
+            )
             .finish()
     }
 }
@@ -117,9 +164,11 @@ mod tests {
     fn debug_redacts_database_password() {
         let config = Config {
             database_url: Some("postgres://shop:hunter2@db.internal:5432/steadycart".into()),
+            metrics_token: Some("metrics-s3cret".into()),
             ..Config::default()
         };
         let shown = format!("{config:?}");
+        assert!(!shown.contains("metrics-s3cret"), "{shown}");
         assert!(!shown.contains("hunter2"), "{shown}");
         assert!(!shown.contains("shop:"), "{shown}");
         assert!(shown.contains("db.internal:5432/steadycart"), "{shown}");

@@ -17,12 +17,14 @@
 //! - [`notify`]: notifiers (PagerDuty, Opsgenie, Slack, webhook) and the outbox.
 //! - [`recovery`]: recovery email templates, signed tokens, unsubscribe headers, CSV export.
 //! - [`state`]: the shared application state.
+//! - [`metrics`]: process-wide Prometheus metrics (`GET /metrics`).
 
 pub mod config;
 pub mod detect;
 pub mod http;
 pub mod ingest;
 pub mod keys;
+pub mod metrics;
 pub mod notify;
 pub mod recovery;
 pub mod signals;

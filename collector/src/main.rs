@@ -26,22 +26,43 @@ enum Command {
 
 #[derive(Args, Debug, Clone)]
 struct DbArgs {
-    /// Directory for the embedded SQLite database.
-    #[arg(long, env = "STEADYCART_DATA_DIR", default_value = "data")]
-    data_dir: PathBuf,
+    /// TOML configuration file (see collector/collector.example.toml); the
+    /// flags below and `STEADYCART_<SECTION>_<KEY>` variables override it.
+    #[arg(long, env = "STEADYCART_CONFIG")]
+    config: Option<PathBuf>,
+    /// Directory for the embedded SQLite database (default `data`).
+    #[arg(long, env = "STEADYCART_DATA_DIR")]
+    data_dir: Option<PathBuf>,
     /// Database URL (`sqlite://…` or `postgres://…`); default: SQLite in the data dir.
     #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
     database_url: Option<String>,
 }
 
+impl DbArgs {
+    /// Defaults, then the config file, then `STEADYCART_<SECTION>_<KEY>`
+    /// variables, then these flags.
+    fn load(&self) -> anyhow::Result<Config> {
+        let mut config = steadycart_collector::config::file::load(self.config.as_deref(), |k| {
+            std::env::var(k).ok()
+        })?;
+        if let Some(dir) = &self.data_dir {
+            config.data_dir = dir.clone();
+        }
+        if let Some(url) = &self.database_url {
+            config.database_url = Some(url.clone());
+        }
+        Ok(config)
+    }
+}
+
 #[derive(Args, Debug)]
 struct ServeArgs {
-    /// Address to listen on.
-    #[arg(long, env = "STEADYCART_LISTEN", default_value = "127.0.0.1:7070")]
-    listen: SocketAddr,
-    /// Directory with the built snippet (`cargo xtask dist`).
-    #[arg(long, env = "STEADYCART_SNIPPET_DIR", default_value = "dist/snippet")]
-    snippet_dir: PathBuf,
+    /// Address to listen on (default 127.0.0.1:7070).
+    #[arg(long, env = "STEADYCART_LISTEN")]
+    listen: Option<SocketAddr>,
+    /// Directory with the built snippet, `cargo xtask dist` (default dist/snippet).
+    #[arg(long, env = "STEADYCART_SNIPPET_DIR")]
+    snippet_dir: Option<PathBuf>,
     /// Log as JSON lines.
     #[arg(long, env = "STEADYCART_LOG_JSON")]
     log_json: bool,
@@ -110,7 +131,9 @@ impl SignalsArgs {
             c.opsgenie_url = v;
         }
         c.public_url = self.public_url.or(c.public_url.take());
-        c.enabled = !self.signals_disabled;
+        if self.signals_disabled {
+            c.enabled = false;
+        }
     }
 }
 
@@ -174,15 +197,16 @@ async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     match cli.command {
         Command::Serve(args) => {
-            init_tracing(args.log_json);
-            let mut config = Config {
-                listen: args.listen,
-                data_dir: args.db.data_dir,
-                database_url: args.db.database_url,
-                snippet_dir: args.snippet_dir,
-                ..Config::default()
-            };
+            let mut config = args.db.load()?;
+            if let Some(listen) = args.listen {
+                config.listen = listen;
+            }
+            if let Some(dir) = args.snippet_dir {
+                config.snippet_dir = dir;
+            }
+            config.log_json |= args.log_json;
             args.signals.apply(&mut config.signals);
+            init_tracing(config.log_json);
             tracing::info!(?config, "starting");
             let listener = tokio::net::TcpListener::bind(config.listen)
                 .await
@@ -195,11 +219,7 @@ async fn main() -> anyhow::Result<()> {
                 .iter()
                 .map(|o| normalize_origin(o))
                 .collect::<anyhow::Result<Vec<_>>>()?;
-            let config = Config {
-                data_dir: db.data_dir,
-                database_url: db.database_url,
-                ..Config::default()
-            };
+            let config = db.load()?;
             let db = Db::connect(&config.database_url()).await?;
             db.migrate().await?;
             let site_key = keys::new_site_key();

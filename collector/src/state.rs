@@ -4,7 +4,11 @@ use std::{ops::Deref, sync::Arc};
 
 use crate::{
     config::Config,
-    ingest::writer::{self, IngestQueue, WriterTask},
+    ingest::{
+        rate_limit::RateLimits,
+        writer::{self, IngestQueue, WriterTask},
+    },
+    metrics::Metrics,
     store::Db,
 };
 
@@ -21,18 +25,34 @@ pub struct Inner {
     pub config: Config,
     /// Queue to the single event writer.
     pub ingest: IngestQueue,
+    /// Per-IP and per-site token buckets of the ingest route.
+    pub limits: RateLimits,
+    /// Process-wide Prometheus metrics.
+    pub metrics: Arc<Metrics>,
 }
 
 impl AppState {
     /// Build the state and start its background writer. The writer stops once
     /// every clone of the state is dropped; `WriterTask::finish` waits for it.
     pub fn start(db: Db, config: Config) -> (AppState, WriterTask) {
+        let metrics = Arc::new(Metrics::new());
         let (ingest, task) = writer::spawn(
             db.clone(),
             config.ingest.queue_capacity,
             config.ingest.writer_max_events,
+            metrics.clone(),
         );
-        (AppState(Arc::new(Inner { db, config, ingest })), task)
+        let limits = RateLimits::new(&config.ingest);
+        (
+            AppState(Arc::new(Inner {
+                db,
+                config,
+                ingest,
+                limits,
+                metrics,
+            })),
+            task,
+        )
     }
 }
 

@@ -35,5 +35,20 @@ pub use role::{Outcome, Role};
 /// The protocol version this crate writes.
 pub const PROTOCOL_VERSION: u32 = 1;
 
-/// Versions a collector built from this crate accepts.
-pub const SUPPORTED_VERSIONS: &[u32] = &[1];
+/// The oldest version a collector built from this crate accepts: the one
+/// before [`PROTOCOL_VERSION`], so snippets still cached in shoppers'
+/// browsers keep reporting through an upgrade (and a shop may update the
+/// collector and the snippet in either order).
+pub const OLDEST_SUPPORTED_VERSION: u32 = if PROTOCOL_VERSION > 1 {
+    PROTOCOL_VERSION - 1
+} else {
+    PROTOCOL_VERSION
+};
+
+/// Versions a collector built from this crate accepts: the current and the
+/// previous one.
+pub const SUPPORTED_VERSIONS: &[u32] = if PROTOCOL_VERSION > 1 {
+    &[PROTOCOL_VERSION - 1, PROTOCOL_VERSION]
+} else {
+    &[PROTOCOL_VERSION]
+};

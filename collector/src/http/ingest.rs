@@ -1,9 +1,11 @@
 //! `POST /v1/ingest?key=SITE_KEY`: event batches from the snippet.
 //!
-//! Order of checks, cheapest and most discriminating first: site key (401,
-//! before the body is read so unknown keys cost nothing), origin (403),
-//! content type (415), body size on the stream (413), JSON and field
-//! validation (400), writer queue (503 + `Retry-After`). The site key is in
+//! Order of checks, cheapest and most discriminating first: the client IP's
+//! token bucket (429, before anything touches the database), site key (401,
+//! before the body is read so unknown keys cost nothing), origin (403), the
+//! site's token bucket (429, spent only by requests that passed key and
+//! origin), content type (415), body size on the stream (413), JSON and
+//! field validation (400), writer queue (503 + `Retry-After`). The site key is in
 //! the query string so `navigator.sendBeacon` (which cannot set headers) works;
 //! bodies may be `application/json` or CORS-simple `text/plain`.
 
@@ -18,8 +20,14 @@ use axum::{
 use serde::Deserialize;
 use steadycart_protocol::api::IngestAccepted;
 
-use super::error::ApiError;
-use crate::{ingest::validate, keys, state::AppState, store::sites::Site};
+use super::{client_ip::ClientIp, error::ApiError};
+use crate::{
+    ingest::{rate_limit::Limited, validate},
+    keys,
+    metrics::EventLabels,
+    state::AppState,
+    store::sites::Site,
+};
 
 /// Routes of this module.
 pub fn router(_state: &AppState) -> Router<AppState> {
@@ -90,15 +98,59 @@ fn content_type_ok(headers: &HeaderMap) -> bool {
     matches!(essence, "application/json" | "text/plain")
 }
 
+impl From<Limited> for ApiError {
+    fn from(l: Limited) -> Self {
+        ApiError::TooManyRequests(l.retry_after)
+    }
+}
+
+/// The `reason` label of a refused ingest request.
+fn reason(e: &ApiError) -> &'static str {
+    match e {
+        ApiError::BadRequest { .. } => "invalid",
+        ApiError::Unauthorized(_) => "unknown_key",
+        ApiError::Forbidden(_) => "origin",
+        ApiError::NotFound => "not_found",
+        ApiError::PayloadTooLarge(_) => "too_large",
+        ApiError::RequestTimeout => "body_timeout",
+        ApiError::UnsupportedMediaType => "content_type",
+        ApiError::TooManyRequests(_) => "rate_limited",
+        ApiError::Unavailable(_) => "unavailable",
+        ApiError::Internal(_) => "internal",
+    }
+}
+
+fn limited(state: &AppState, l: Limited) -> ApiError {
+    state.metrics.reject(l.scope.as_str());
+    l.into()
+}
+
 async fn ingest(
     State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
     Query(query): Query<KeyQuery>,
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
-    let site = site_for(&state, &query).await?;
-    let origin = check_origin(&site, &headers)?;
-    let result = accept(&state, &site, &headers, body).await;
+    if let Err(l) = state.limits.check_ip(ip) {
+        // Before the site is known: echo the origin so the page can read
+        // `Retry-After` (the answer carries nothing but the refusal).
+        let origin = request_origin(&headers).and_then(|o| HeaderValue::from_str(&o).ok());
+        return Ok(with_cors(limited(&state, l).into_response(), origin));
+    }
+    let site = site_for(&state, &query).await.inspect_err(|e| {
+        state.metrics.reject(reason(e));
+    })?;
+    let origin = check_origin(&site, &headers).inspect_err(|e| {
+        state.metrics.reject(reason(e));
+    })?;
+    let result = match state.limits.check_site(site.id) {
+        Ok(()) => accept(&state, &site, &headers, body)
+            .await
+            .inspect_err(|e| state.metrics.reject(reason(e))),
+        Err(l) => Err(limited(&state, l)),
+    };
+    // CORS headers on refusals too, so the page can read `Retry-After`.
     Ok(with_cors(result.into_response(), origin))
 }
 
@@ -130,7 +182,28 @@ async fn accept(
         .first()
         .filter(|_| valid.dropped_by_client > 0)
         .map(|first| first.event_id.clone());
+    let mut kinds: Vec<(&'static str, u64)> = Vec::new();
+    for row in &valid.rows {
+        match kinds.iter_mut().find(|(k, _)| *k == row.kind) {
+            Some((_, n)) => *n += 1,
+            None => kinds.push((row.kind, 1)),
+        }
+    }
     state.ingest.write(valid.rows).await?;
+    for (kind, n) in kinds {
+        state
+            .metrics
+            .events_accepted
+            .get_or_create(&EventLabels {
+                site: site.site_key.clone(),
+                kind,
+            })
+            .inc_by(n);
+    }
+    state
+        .metrics
+        .events_duplicate
+        .inc_by(u64::from(valid.duplicates));
     if let Some(batch_key) = drop_report {
         // After the events are committed: a failure here answers 5xx, the
         // snippet resends, and the batch key makes the report count once.
@@ -147,9 +220,11 @@ async fn accept(
 
 async fn preflight(
     State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
     Query(query): Query<KeyQuery>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
+    state.limits.check_ip(ip).map_err(|l| limited(&state, l))?;
     let site = site_for(&state, &query).await?;
     let origin = check_origin(&site, &headers)?;
     let mut response = StatusCode::NO_CONTENT.into_response();

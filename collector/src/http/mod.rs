@@ -12,8 +12,13 @@
 //! - [`snippet`]: the built snippet files under `/snippet/`.
 //! - [`health`]: `/healthz` and `/readyz`.
 //! - [`deadline`]: the total request-body deadline applied to every route.
+//! - [`client_ip`]: the client address (socket peer, or `X-Forwarded-For`
+//!   from a trusted proxy).
+//! - [`metrics`]: `GET /metrics` and the per-route latency middleware.
+//! - [`openapi`]: `GET /openapi.json`, describing every route.
 
 pub mod admin;
+pub mod client_ip;
 pub mod deadline;
 pub mod drops;
 pub mod error;
@@ -21,6 +26,8 @@ pub mod health;
 pub mod incident_view;
 pub mod incidents;
 pub mod ingest;
+pub mod metrics;
+pub mod openapi;
 pub mod remote_config;
 pub mod snippet;
 pub mod survey;
@@ -43,6 +50,12 @@ pub fn app(state: AppState) -> Router {
         .merge(health::router())
         .merge(remote_config::router())
         .merge(snippet::router(&snippet_dir))
+        .merge(metrics::router())
+        .merge(openapi::router())
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            metrics::track,
+        ))
         .with_state(state)
         .layer(middleware::from_fn_with_state(
             body_deadline,

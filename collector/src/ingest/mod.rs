@@ -8,7 +8,9 @@
 //! - [`validate`]: parsing and strict validation, errors naming the field.
 //! - [`survey`]: the survey events' checks (caps, email, consent).
 //! - [`writer`]: the bounded queue and group-commit writer task.
+//! - [`rate_limit`]: per-client-IP and per-site token buckets (429).
 
+pub mod rate_limit;
 pub mod survey;
 pub mod validate;
 pub mod writer;

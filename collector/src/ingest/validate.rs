@@ -5,7 +5,7 @@ use std::collections::HashSet;
 
 use steadycart_protocol::{
     limits::{MAX_EVENTS_PER_BATCH, MAX_ID_LEN, MAX_SHORT_LEN, MAX_URL_LEN, MIN_ID_LEN},
-    Batch, EventBody, SUPPORTED_VERSIONS,
+    Batch, EventBody, OLDEST_SUPPORTED_VERSION, PROTOCOL_VERSION,
 };
 
 use crate::{config::IngestConfig, store::events::EventRow};
@@ -46,13 +46,67 @@ pub fn parse(body: &[u8]) -> Result<Batch, FieldError> {
         .map_err(|e| FieldError::new("body", format!("body is not valid UTF-8: {e}")))?;
     let de = &mut serde_json::Deserializer::from_str(text);
     serde_path_to_error::deserialize::<_, Batch>(de).map_err(|e| {
+        // A batch of another protocol version may have another shape: say
+        // so rather than point at whatever field differs.
+        if let Some(v) = declared_version(text) {
+            if let Err(e) = check_version(v, OLDEST_SUPPORTED_VERSION, PROTOCOL_VERSION) {
+                return e;
+            }
+        }
         let path = e.path().to_string();
         let message = e.into_inner().to_string();
         match path.as_str() {
-            "." | "?" => FieldError::new("body", message),
+            "." | "?" => {
+                let field = missing_field(&message).unwrap_or("body").to_string();
+                FieldError::new(field, message)
+            }
             _ => refine_event_path(text, &path).unwrap_or(FieldError::new(path, message)),
         }
     })
+}
+
+/// The `v` of a body that did not parse as a [`Batch`], if it has one.
+fn declared_version(text: &str) -> Option<u64> {
+    #[derive(serde::Deserialize)]
+    struct Versioned {
+        v: u64,
+    }
+    serde_json::from_str::<Versioned>(text).ok().map(|b| b.v)
+}
+
+/// `missing field `sent_at`` → `sent_at` (a top-level field is missing).
+fn missing_field(message: &str) -> Option<&str> {
+    let rest = message.strip_prefix("missing field `")?;
+    Some(&rest[..rest.find('`')?])
+}
+
+/// Accept versions `oldest..=current`; refuse others with a message that
+/// says which side to update.
+pub fn check_version(v: u64, oldest: u32, current: u32) -> Result<(), FieldError> {
+    let accepted = if oldest == current {
+        format!("{current}")
+    } else {
+        format!("{oldest} and {current}")
+    };
+    if v > u64::from(current) {
+        Err(FieldError::new(
+            "v",
+            format!(
+                "unsupported protocol version {v}: newer than this collector understands \
+                 (it accepts {accepted}); update the collector"
+            ),
+        ))
+    } else if v < u64::from(oldest) {
+        Err(FieldError::new(
+            "v",
+            format!(
+                "unsupported protocol version {v}: too old (this collector accepts {accepted}); \
+                 update the snippet"
+            ),
+        ))
+    } else {
+        Ok(())
+    }
 }
 
 /// Events are flattened and `type`-tagged, which hides the inner field from
@@ -119,15 +173,11 @@ pub fn validate(
     received_at: i64,
     limits: &IngestConfig,
 ) -> Result<ValidBatch, FieldError> {
-    if !SUPPORTED_VERSIONS.contains(&batch.v) {
-        return Err(FieldError::new(
-            "v",
-            format!(
-                "unsupported protocol version {}; this collector accepts {:?}: update the snippet or the collector",
-                batch.v, SUPPORTED_VERSIONS
-            ),
-        ));
-    }
+    check_version(
+        u64::from(batch.v),
+        OLDEST_SUPPORTED_VERSION,
+        PROTOCOL_VERSION,
+    )?;
     if batch.events.is_empty() {
         return Err(FieldError::new("events", "no events"));
     }
@@ -255,6 +305,7 @@ mod tests {
     fn missing_field_is_reported() {
         let err = run(r#"{"v":1,"events":[]}"#).unwrap_err();
         assert!(err.message.contains("sent_at"), "{err}");
+        assert_eq!(err.field, "sent_at");
     }
 
     #[test]
@@ -263,6 +314,42 @@ mod tests {
             .unwrap_err();
         assert_eq!(err.field, "v");
         assert!(err.message.contains("unsupported protocol version 9"));
+    }
+
+    #[test]
+    fn current_and_previous_versions_are_accepted_others_named() {
+        // Today's versions.
+        let ok = body(&event(ID1, r#""type":"page_exit""#));
+        assert!(run(&ok).is_ok());
+        for bad in ["0", "2", "4294967295", "99999999999"] {
+            let err = run(&ok.replace(r#""v":1"#, &format!(r#""v":{bad}"#))).unwrap_err();
+            assert_eq!(err.field, "v", "{bad}: {err}");
+            assert!(
+                err.message.contains("unsupported protocol version"),
+                "{err}"
+            );
+        }
+        // The policy once the protocol moves on to version 3.
+        assert!(check_version(3, 2, 3).is_ok());
+        assert!(check_version(2, 2, 3).is_ok());
+        let old = check_version(1, 2, 3).unwrap_err();
+        assert_eq!(old.field, "v");
+        assert!(old.message.contains("too old"), "{old}");
+        assert!(old.message.contains("update the snippet"), "{old}");
+        let new = check_version(4, 2, 3).unwrap_err();
+        assert!(new.message.contains("update the collector"), "{new}");
+        assert!(new.message.contains("accepts 2 and 3"), "{new}");
+    }
+
+    #[test]
+    fn a_batch_of_another_shape_is_named_by_its_version() {
+        // A future version that renamed `events`: the version is the news.
+        let err = run(r#"{"v":7,"sent_at":1,"items":[]}"#).unwrap_err();
+        assert_eq!(err.field, "v", "{err}");
+        let err = run(r#"{"v":"1","sent_at":1,"events":[]}"#).unwrap_err();
+        assert_eq!(err.field, "v", "{err}");
+        let err = run(r#"{"sent_at":1,"events":[]}"#).unwrap_err();
+        assert_eq!(err.field, "v", "{err}");
     }
 
     #[test]

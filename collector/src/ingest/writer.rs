@@ -11,7 +11,12 @@ use tokio::{
     task::JoinHandle,
 };
 
-use crate::store::{events::EventRow, Db};
+use std::{sync::Arc, time::Instant};
+
+use crate::{
+    metrics::Metrics,
+    store::{events::EventRow, Db},
+};
 
 /// Why a submission was not stored.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -82,8 +87,13 @@ impl WriterTask {
 }
 
 /// Start the writer on `db` with a queue of `capacity` batches, committing at
-/// most `max_events` rows per transaction.
-pub fn spawn(db: Db, capacity: usize, max_events: usize) -> (IngestQueue, WriterTask) {
+/// most `max_events` rows per transaction, recording commits in `metrics`.
+pub fn spawn(
+    db: Db,
+    capacity: usize,
+    max_events: usize,
+    metrics: Arc<Metrics>,
+) -> (IngestQueue, WriterTask) {
     let (tx, mut rx) = mpsc::channel::<WriteJob>(capacity);
     let handle = tokio::spawn(async move {
         while let Some(first) = rx.recv().await {
@@ -106,10 +116,16 @@ pub fn spawn(db: Db, capacity: usize, max_events: usize) -> (IngestQueue, Writer
                     job.done
                 })
                 .collect();
+            let started = Instant::now();
             let result = db.insert_events(&rows).await.map(|_| ()).map_err(|e| {
                 tracing::error!(error = %e, rows = rows.len(), "event commit failed");
+                metrics.writer_commit_failures.inc();
                 WriteError::Database
             });
+            metrics
+                .writer_commit_duration
+                .observe(started.elapsed().as_secs_f64());
+            metrics.writer_commit_events.observe(rows.len() as f64);
             for done in waiters {
                 // A waiter that gave up (client went away) is fine to skip.
                 let _ = done.send(result);

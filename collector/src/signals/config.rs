@@ -7,29 +7,38 @@ use std::{fmt, time::Duration};
 use super::session::SessionTiming;
 use crate::detect::DetectorParams;
 
-/// Signal, detection and notification settings.
-#[derive(Clone)]
+/// Signal, detection and notification settings (`[signals]` in the config
+/// file; durations as strings such as `"60s"`).
+#[derive(Clone, serde::Serialize, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct SignalsConfig {
     /// Run the engine (rollups, detection, notifications). Default true.
     pub enabled: bool,
     /// Rollup bucket. Default 60 s.
+    #[serde(with = "crate::config::file::duration")]
     pub bucket: Duration,
     /// A bucket is rolled up this long after it ends, so in-flight batches
     /// are committed first. Default 5 s.
+    #[serde(with = "crate::config::file::duration")]
     pub settle: Duration,
     /// Quiet time after a page exit that makes it final. Default 20 s: the
     /// snippet flushes on exit and the next page reports within seconds, and
     /// an abandonment is counted only once this has passed.
+    #[serde(with = "crate::config::file::duration")]
     pub exit_grace: Duration,
     /// Quiet time after which a started checkout is abandoned. Default 30 min.
+    #[serde(with = "crate::config::file::duration")]
     pub inactivity: Duration,
     /// Raw events older than this are deleted (rollups stay). Default 30 days.
+    #[serde(with = "crate::config::file::duration")]
     pub event_retention: Duration,
     /// Detector tuning.
     pub detector: DetectorParams,
     /// Leader lease length; a dead leader is replaced after it. Default 15 s.
+    #[serde(with = "crate::config::file::duration")]
     pub lease_ttl: Duration,
     /// How often the engine looks for work. Default 1 s.
+    #[serde(with = "crate::config::file::duration")]
     pub tick: Duration,
     /// Base URL of the PagerDuty Events API v2. Default
     /// `https://events.pagerduty.com`.
@@ -38,15 +47,19 @@ pub struct SignalsConfig {
     pub opsgenie_url: String,
     /// Link to the incident view put into notifications, e.g.
     /// `https://collector.example`. Default none.
+    #[serde(with = "crate::config::file::opt_string")]
     pub public_url: Option<String>,
     /// Most delivery attempts of one notification. Default 20 (≈ 1 day with
     /// the backoff below).
     pub max_attempts: u32,
     /// First retry delay; doubles up to `max_backoff`. Default 2 s.
+    #[serde(with = "crate::config::file::duration")]
     pub min_backoff: Duration,
     /// Longest retry delay. Default 1 h.
+    #[serde(with = "crate::config::file::duration")]
     pub max_backoff: Duration,
     /// Timeout of one delivery request. Default 10 s.
+    #[serde(with = "crate::config::file::duration")]
     pub request_timeout: Duration,
 }
 

@@ -1,0 +1,214 @@
+//! `GET /metrics` counts what ingest did (accepted events by site and kind,
+//! refusals by reason, latency by route, queue depth, database up) without
+//! leaking secrets, and `/readyz` fails while the writer cannot keep up and
+//! recovers by itself; on SQLite and PostgreSQL.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use axum::{body::Body, http::Request, Router};
+use common::*;
+use sqlx::Connection;
+use steadycart_collector::{config::Config, http::app, store::Db, AppState};
+use tower::ServiceExt;
+
+fn app_with(
+    db: Db,
+    tweak: impl FnOnce(&mut Config),
+) -> (Router, steadycart_collector::ingest::writer::WriterTask) {
+    let mut config = Config::default();
+    tweak(&mut config);
+    let (state, writer) = AppState::start(db, config);
+    (app(state), writer)
+}
+
+async fn scrape(app: &Router, token: Option<&str>) -> (u16, String) {
+    let mut req = Request::get("/metrics");
+    if let Some(t) = token {
+        req = req.header("authorization", format!("Bearer {t}"));
+    }
+    let (status, res) = send(app, req.body(Body::empty()).unwrap()).await;
+    let ct = res
+        .headers()
+        .get("content-type")
+        .map(|v| v.to_str().unwrap().to_string());
+    let bytes = http_body_util::BodyExt::collect(res.into_body())
+        .await
+        .unwrap()
+        .to_bytes();
+    if status == 200 {
+        assert!(ct.unwrap().starts_with("application/openmetrics-text"));
+    }
+    (status, String::from_utf8(bytes.to_vec()).unwrap())
+}
+
+both_backends!(metrics_count_what_ingest_did, |db: Db| async move {
+    let site = add_site(&db, ORIGIN).await;
+    let (app, _writer) = app_with(db.clone(), |_| {});
+    let post = |key: &str, origin: &str, body: String| {
+        ingest_req(key, Some(origin), "application/json", body)
+    };
+    assert_eq!(
+        send(&app, post(&site.key, ORIGIN, batch_json(1, 3)))
+            .await
+            .0,
+        200
+    );
+    assert_eq!(
+        send(&app, post(&site.key, ORIGIN, batch_json(2, 2)))
+            .await
+            .0,
+        200
+    );
+    let unknown = "sk_0000000000000000000000000000";
+    assert_eq!(
+        send(&app, post(unknown, ORIGIN, batch_json(3, 1))).await.0,
+        401
+    );
+    assert_eq!(
+        send(
+            &app,
+            post(&site.key, "https://evil.example", batch_json(4, 1))
+        )
+        .await
+        .0,
+        403
+    );
+    assert_eq!(send(&app, post(&site.key, ORIGIN, "{".into())).await.0, 400);
+
+    let (status, text) = scrape(&app, None).await;
+    assert_eq!(status, 200);
+    let key = &site.key;
+    for line in [
+        format!(r#"steadycart_ingest_events_accepted_total{{site="{key}",kind="call"}} 5"#),
+        r#"steadycart_ingest_rejected_total{reason="unknown_key"} 1"#.to_string(),
+        r#"steadycart_ingest_rejected_total{reason="origin"} 1"#.to_string(),
+        r#"steadycart_ingest_rejected_total{reason="invalid"} 1"#.to_string(),
+        r#"steadycart_http_request_duration_seconds_count{method="POST",route="/v1/ingest",status="200"} 2"#.to_string(),
+        r#"steadycart_http_request_duration_seconds_count{method="POST",route="/v1/ingest",status="401"} 1"#.to_string(),
+        "steadycart_ingest_queue_depth 0".to_string(),
+        "steadycart_ingest_queue_capacity 1024".to_string(),
+        "steadycart_database_up 1".to_string(),
+        "steadycart_writer_commit_events_count 2".to_string(),
+    ] {
+        assert!(text.contains(&line), "missing {line:?} in\n{text}");
+    }
+    // Only templates as routes, never secrets.
+    assert!(!text.contains(&site.token), "{text}");
+    assert!(text.contains("steadycart_writer_commit_duration_seconds_bucket"));
+
+    // With a token configured, scrapes need it.
+    let (app, _writer2) = app_with(db.clone(), |c| {
+        c.metrics_token = Some("scrape-s3cret".into())
+    });
+    assert_eq!(scrape(&app, None).await.0, 401);
+    assert_eq!(scrape(&app, Some("wrong")).await.0, 401);
+    assert_eq!(scrape(&app, Some("scrape-s3cret")).await.0, 200);
+});
+
+/// Hold the events table so the writer cannot commit, until `release`.
+async fn block_writer(url: &str) -> tokio::sync::oneshot::Sender<()> {
+    let (release, released) = tokio::sync::oneshot::channel::<()>();
+    let (locked_tx, locked) = tokio::sync::oneshot::channel::<()>();
+    let url = url.to_string();
+    tokio::spawn(async move {
+        if url.starts_with("sqlite:") {
+            let mut c = sqlx::SqliteConnection::connect(&url).await.unwrap();
+            sqlx::query("BEGIN IMMEDIATE")
+                .execute(&mut c)
+                .await
+                .unwrap();
+            let _ = locked_tx.send(());
+            let _ = released.await;
+            sqlx::query("ROLLBACK").execute(&mut c).await.unwrap();
+        } else {
+            let mut c = sqlx::PgConnection::connect(&url).await.unwrap();
+            sqlx::query("BEGIN").execute(&mut c).await.unwrap();
+            sqlx::query("LOCK TABLE events IN ACCESS EXCLUSIVE MODE")
+                .execute(&mut c)
+                .await
+                .unwrap();
+            let _ = locked_tx.send(());
+            let _ = released.await;
+            sqlx::query("ROLLBACK").execute(&mut c).await.unwrap();
+        }
+    });
+    locked.await.unwrap();
+    release
+}
+
+async fn readiness_follows_the_writer(t: TestDb) {
+    let site = add_site(&t.db, ORIGIN).await;
+    let (app, _writer) = app_with(t.db.clone(), |c| c.ingest.queue_capacity = 4);
+    let ready = |app: Router| async move {
+        app.oneshot(Request::get("/readyz").body(Body::empty()).unwrap())
+            .await
+            .unwrap()
+            .status()
+            .as_u16()
+    };
+    assert_eq!(ready(app.clone()).await, 200);
+
+    let release = block_writer(&t.url).await;
+    let clients: Vec<_> = (0..8)
+        .map(|seed| {
+            let (app, key) = (app.clone(), site.key.clone());
+            tokio::spawn(async move {
+                send(
+                    &app,
+                    ingest_req(&key, None, "application/json", batch_json(100 + seed, 3)),
+                )
+                .await
+                .0
+            })
+        })
+        .collect();
+    let started = Instant::now();
+    let mut saw_not_ready = false;
+    while started.elapsed() < Duration::from_secs(4) {
+        if ready(app.clone()).await == 503 {
+            saw_not_ready = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let _ = release.send(());
+    assert!(
+        saw_not_ready,
+        "readyz stayed 200 while the writer was stuck"
+    );
+
+    let mut accepted = 0;
+    for c in clients {
+        match c.await.unwrap() {
+            200 => accepted += 1,
+            503 => {}
+            other => panic!("unexpected {other}"),
+        }
+    }
+    let back = Instant::now();
+    while ready(app.clone()).await != 200 {
+        assert!(
+            back.elapsed() < Duration::from_secs(30),
+            "readyz never recovered"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(
+        t.db.count_events(site.id).await.unwrap(),
+        3 * accepted,
+        "every acknowledged event stored, nothing else"
+    );
+    t.cleanup().await;
+}
+
+#[tokio::test]
+async fn readiness_follows_the_writer_sqlite() {
+    readiness_follows_the_writer(TestDb::sqlite().await).await;
+}
+
+#[tokio::test]
+async fn readiness_follows_the_writer_postgres() {
+    readiness_follows_the_writer(TestDb::postgres().await).await;
+}
