@@ -128,7 +128,16 @@ fn refine_event_path(text: &str, path: &str) -> Option<FieldError> {
     ) -> Option<FieldError> {
         serde_path_to_error::deserialize::<_, T>(event)
             .err()
-            .map(|e| FieldError::new(format!("{path}.{}", e.path()), e.into_inner().to_string()))
+            .map(|e| {
+                let inner = e.path().to_string();
+                let message = e.into_inner().to_string();
+                // A missing field has the event itself as its path: name the field.
+                let inner = match inner.as_str() {
+                    "." => missing_field(&message).unwrap_or("?").to_string(),
+                    _ => inner,
+                };
+                FieldError::new(format!("{path}.{inner}"), message)
+            })
     }
     let index: usize = path
         .strip_prefix("events[")?
@@ -299,6 +308,14 @@ mod tests {
         )))
         .unwrap_err();
         assert_eq!(err.field, "events[0].duration_ms", "{err}");
+    }
+
+    #[test]
+    fn a_missing_event_field_is_named() {
+        let no_id = body(&event(ID1, r#""type":"page_exit""#).replace(r#""id":"#, r#""not_id":"#));
+        assert_eq!(run(&no_id).unwrap_err().field, "events[0].id");
+        let no_ts = body(&event(ID1, r#""type":"page_exit""#).replace(r#""ts":"#, r#""at":"#));
+        assert_eq!(run(&no_ts).unwrap_err().field, "events[0].ts");
     }
 
     #[test]
