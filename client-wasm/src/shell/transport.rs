@@ -283,7 +283,7 @@ async fn post(fetch: &js_sys::Function, url: &str, body: &str) -> Result<Sent, J
                 .get("retry-after")
                 .ok()
                 .flatten()
-                .and_then(|s| s.trim().parse::<f64>().ok())
+                .and_then(|s| crate::delivery::parse_decimal(s.trim()))
                 .map(|secs| secs.min(3600.0) * 1000.0);
             Sent::Retry(retry_after)
         }
