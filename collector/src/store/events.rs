@@ -1,10 +1,16 @@
 //! Event rows: group-committed inserts (deduplicated by `(site, event id)`)
 //! and paged admin reads.
 
+use std::collections::HashSet;
+
 use sqlx::Row;
 use steadycart_protocol::{api::StoredEvent, Event};
 
 use super::{on_pool, Db, StoreError};
+
+/// Rows per multi-row `INSERT`: 7 bound values each stays far below
+/// SQLite's 32,766 and PostgreSQL's 65,535 parameter limits.
+pub const ROWS_PER_INSERT: usize = 500;
 
 /// One event ready to insert.
 #[derive(Debug, Clone)]
@@ -27,29 +33,43 @@ pub struct EventRow {
 
 impl Db {
     /// Insert rows in one transaction, skipping ids already stored. Returns
-    /// how many rows were new.
+    /// how many rows were new. Rows go in multi-row `INSERT`s of
+    /// [`ROWS_PER_INSERT`] (one round trip per chunk, not per row); the ids
+    /// that were new come back through `RETURNING`, so a survey answer is
+    /// stored exactly when its event is.
     pub async fn insert_events(&self, rows: &[EventRow]) -> Result<u64, StoreError> {
-        const SQL: &str = "INSERT INTO events (site_id, event_id, session_id, kind, client_ts, received_at, body) \
-                           VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (site_id, event_id) DO NOTHING";
         on_pool!(self, pool => {
             let mut tx = pool.begin().await?;
             let mut inserted = 0;
-            for r in rows {
-                let new = sqlx::query(SQL)
-                    .bind(r.site_id)
-                    .bind(&r.event_id)
-                    .bind(&r.session_id)
-                    .bind(r.kind)
-                    .bind(r.client_ts)
-                    .bind(r.received_at)
-                    .bind(&r.body)
-                    .execute(&mut *tx)
+            for chunk in rows.chunks(ROWS_PER_INSERT) {
+                let mut q = sqlx::QueryBuilder::new(
+                    "INSERT INTO events (site_id, event_id, session_id, kind, client_ts, received_at, body) ",
+                );
+                q.push_values(chunk, |mut b, r| {
+                    b.push_bind(r.site_id)
+                        .push_bind(&r.event_id)
+                        .push_bind(&r.session_id)
+                        .push_bind(r.kind)
+                        .push_bind(r.client_ts)
+                        .push_bind(r.received_at)
+                        .push_bind(&r.body);
+                });
+                q.push(" ON CONFLICT (site_id, event_id) DO NOTHING RETURNING site_id, event_id");
+                let new: HashSet<(i64, String)> = q
+                    .build_query_as::<(i64, String)>()
+                    .fetch_all(&mut *tx)
                     .await?
-                    .rows_affected();
-                if let Some(answer) = (new == 1).then(|| super::survey::AnswerRow::from_event_row(r)).flatten() {
-                    super::survey::insert_answer!(tx, r, answer);
+                    .into_iter()
+                    .collect();
+                inserted += new.len() as u64;
+                for r in chunk {
+                    if r.kind != "survey_answered" || !new.contains(&(r.site_id, r.event_id.clone())) {
+                        continue;
+                    }
+                    if let Some(answer) = super::survey::AnswerRow::from_event_row(r) {
+                        super::survey::insert_answer!(tx, r, answer);
+                    }
                 }
-                inserted += new;
             }
             tx.commit().await?;
             Ok(inserted)
