@@ -1,11 +1,12 @@
 //! The storefront's JSON APIs. Each consults the [`FaultBoard`] first, so
-//! tests and drills can make it fail, stall or hang.
+//! tests and drills can make it fail, stall, hang, reset the connection or
+//! answer garbage.
 
 use std::time::Duration;
 
 use axum::{
-    extract::{Path, State},
-    http::StatusCode,
+    extract::{ConnectInfo, Path, State},
+    http::{header, Extensions, StatusCode},
     response::{IntoResponse, Response},
     routing::{get, post},
     Json, Router,
@@ -15,7 +16,8 @@ use serde_json::json;
 
 use crate::{
     catalog,
-    faults::{Endpoint, Fault, FaultBoard},
+    faults::{Endpoint, Fault},
+    reset::Conn,
     StoreState,
 };
 
@@ -29,12 +31,20 @@ pub fn router() -> Router<StoreState> {
         .route("/api/payment", post(payment))
 }
 
-/// How long a `hang` fault holds a request before giving up on it.
+/// Longest a `hang` fault holds a request (less if its rule ends sooner).
 const HANG_FOR: Duration = Duration::from_secs(120);
 
+/// The schema error a `version_mismatch` fault answers with.
+const SCHEMA_ERROR: &str = r#"{"error":"schema_mismatch","message":"request does not match the API schema 2026-10: field `items[].qty` was renamed to `items[].quantity`","api_version":"2026-10","field":"items"}"#;
+
 /// Apply the endpoint's fault: `Some(response)` replaces the real answer.
-async fn fault(board: &FaultBoard, endpoint: Endpoint) -> Option<Response> {
-    match board.get(endpoint) {
+async fn fault(state: &StoreState, endpoint: Endpoint, ext: &Extensions) -> Option<Response> {
+    let now = crate::now_ms();
+    let decision = state.faults.decide(endpoint, now);
+    let json_body = |status: StatusCode, body: &'static str| {
+        (status, [(header::CONTENT_TYPE, "application/json")], body).into_response()
+    };
+    match decision.fault {
         Fault::None => None,
         Fault::Error { status } => {
             let status = StatusCode::from_u16(status).unwrap_or(StatusCode::SERVICE_UNAVAILABLE);
@@ -51,9 +61,24 @@ async fn fault(board: &FaultBoard, endpoint: Endpoint) -> Option<Response> {
             None
         }
         Fault::Hang => {
-            tokio::time::sleep(HANG_FOR).await;
+            let hold = decision
+                .until_ms
+                .map_or(HANG_FOR, |u| Duration::from_millis((u - now).max(0) as u64))
+                .min(HANG_FOR);
+            tokio::time::sleep(hold).await;
             Some(StatusCode::GATEWAY_TIMEOUT.into_response())
         }
+        Fault::Reset => match ext.get::<ConnectInfo<Conn>>() {
+            Some(ConnectInfo(conn)) => {
+                conn.reset.trip();
+                // The write of this response fails and resets the connection.
+                Some(StatusCode::BAD_GATEWAY.into_response())
+            }
+            // Served without a socket (router tests): the closest answer.
+            None => Some(StatusCode::BAD_GATEWAY.into_response()),
+        },
+        Fault::MalformedJson => Some(json_body(StatusCode::OK, r#"{"ok":true,"items":[{"sku":"#)),
+        Fault::VersionMismatch => Some(json_body(StatusCode::BAD_REQUEST, SCHEMA_ERROR)),
     }
 }
 
@@ -61,8 +86,8 @@ async fn products() -> Json<&'static [catalog::Product]> {
     Json(catalog::PRODUCTS)
 }
 
-async fn price(State(s): State<StoreState>, Path(sku): Path<String>) -> Response {
-    if let Some(r) = fault(&s.faults, Endpoint::Price).await {
+async fn price(State(s): State<StoreState>, ext: Extensions, Path(sku): Path<String>) -> Response {
+    if let Some(r) = fault(&s, Endpoint::Price, &ext).await {
         return r;
     }
     match catalog::find(&sku) {
@@ -128,15 +153,19 @@ fn price_lines(items: &[Line]) -> Result<(Vec<PricedLine>, u64), UnknownSku> {
     Ok((lines, total))
 }
 
-async fn get_cart(State(s): State<StoreState>) -> Response {
-    if let Some(r) = fault(&s.faults, Endpoint::Cart).await {
+async fn get_cart(State(s): State<StoreState>, ext: Extensions) -> Response {
+    if let Some(r) = fault(&s, Endpoint::Cart, &ext).await {
         return r;
     }
     Json(json!({ "items": [], "total_cents": 0 })).into_response()
 }
 
-async fn save_cart(State(s): State<StoreState>, Json(body): Json<CartBody>) -> Response {
-    if let Some(r) = fault(&s.faults, Endpoint::Cart).await {
+async fn save_cart(
+    State(s): State<StoreState>,
+    ext: Extensions,
+    Json(body): Json<CartBody>,
+) -> Response {
+    if let Some(r) = fault(&s, Endpoint::Cart, &ext).await {
         return r;
     }
     match price_lines(&body.items) {
@@ -145,8 +174,12 @@ async fn save_cart(State(s): State<StoreState>, Json(body): Json<CartBody>) -> R
     }
 }
 
-async fn checkout(State(s): State<StoreState>, Json(body): Json<CartBody>) -> Response {
-    if let Some(r) = fault(&s.faults, Endpoint::Checkout).await {
+async fn checkout(
+    State(s): State<StoreState>,
+    ext: Extensions,
+    Json(body): Json<CartBody>,
+) -> Response {
+    if let Some(r) = fault(&s, Endpoint::Checkout, &ext).await {
         return r;
     }
     if body.items.is_empty() {
@@ -172,8 +205,12 @@ pub struct PaymentBody {
     order_id: String,
 }
 
-async fn payment(State(s): State<StoreState>, Json(body): Json<PaymentBody>) -> Response {
-    if let Some(r) = fault(&s.faults, Endpoint::Payment).await {
+async fn payment(
+    State(s): State<StoreState>,
+    ext: Extensions,
+    Json(body): Json<PaymentBody>,
+) -> Response {
+    if let Some(r) = fault(&s, Endpoint::Payment, &ext).await {
         return r;
     }
     Json(json!({ "order_id": body.order_id, "status": "paid" })).into_response()

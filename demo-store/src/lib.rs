@@ -4,9 +4,10 @@
 //!
 //! # Layout
 //! - [`catalog`]: the products and their prices.
-//! - [`faults`]: fault injection state per endpoint (pure).
+//! - [`faults`]: fault rules per endpoint with rates and schedules (pure).
 //! - [`api`]: the storefront's JSON APIs, which obey the faults.
-//! - [`control`]: the token-protected fault control API.
+//! - [`reset`]: a listener whose connections handlers can reset (RST).
+//! - [`control`]: the token-protected fault control API and page.
 //! - [`pages`]: server-rendered HTML with the embed tag, and static assets.
 //! - [`lab`]: hostile-host pages (strict CSP, hostile CSS) for the messages.
 
@@ -16,6 +17,7 @@ pub mod control;
 pub mod faults;
 pub mod lab;
 pub mod pages;
+pub mod reset;
 
 use std::{future::Future, sync::Arc};
 
@@ -77,8 +79,28 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
     let (router, _) = app(config);
-    axum::serve(listener, router)
-        .with_graceful_shutdown(shutdown)
-        .await?;
+    serve_app(listener, router, shutdown).await
+}
+
+/// Serve an already built store router (see [`app`]) on `listener` until
+/// `shutdown`, with connection resets available to the fault injection.
+pub async fn serve_app(
+    listener: TcpListener,
+    router: Router,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    axum::serve(
+        reset::ResettableListener(listener),
+        router.into_make_service_with_connect_info::<reset::Conn>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await?;
     Ok(())
+}
+
+/// Wall-clock time, ms since the Unix epoch.
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
 }

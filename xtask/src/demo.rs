@@ -130,6 +130,7 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
     println!();
     println!("  Break checkout:  curl -X PUT -H 'x-control-token: {control_token}' -H 'content-type: application/json' \\");
     println!("                     -d '{{\"mode\":\"error\",\"status\":503}}' {store_origin}/control/faults/checkout");
+    println!("  Fault control:   {store_origin}/control  (token: {control_token})");
     println!("  Events:          curl -H \"Authorization: Bearer $(jq -r .admin_token {})\" {collector_url}/v1/admin/sites/{site_key}/events", site_file.display());
     println!();
     println!("  Ctrl-C stops both.");
