@@ -171,6 +171,13 @@ both_backends!(
                 200,
             ),
             ("PUT", format!("{base}/config"), Some("{}".into()), 200),
+            ("GET", format!("{base}/detector"), None, 200),
+            (
+                "PUT",
+                format!("{base}/detector"),
+                Some(r#"{"min_trials":8}"#.into()),
+                200,
+            ),
             // Last: it removes A's notifier.
             ("DELETE", format!("{base}/notifiers/{not_a}"), None, 204),
         ];

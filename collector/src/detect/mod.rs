@@ -13,10 +13,12 @@
 //! - [`stats`]: log-gamma, binomial and Poisson upper-tail probabilities.
 //! - [`series`]: parameters, the per-series state machine and its transitions.
 //! - [`attribution`]: which endpoints and statuses explain an incident.
+//! - [`overrides`]: per-site overrides of the parameters (validation, merge).
 //! - [`traffic`]: a seeded, replayable storefront traffic generator used by
 //!   the accuracy tests and drills.
 
 pub mod attribution;
+pub mod overrides;
 pub mod series;
 pub mod stats;
 pub mod traffic;

@@ -1,4 +1,5 @@
-//! The incident view: `GET /v1/admin/sites/{site}/incidents/view?hours=6`, a
+//! The incident view: `GET /v1/admin/sites/{site}/incidents/view?hours=6`
+//! (or `?minutes=10`), a
 //! server-rendered page (HTML + inline SVG, no JavaScript) that draws the
 //! abandonment and error rates over time with incident bands and lists the
 //! incidents with their top endpoints, causes and sample sessions.
@@ -154,6 +155,9 @@ fn with_cookie_token(headers: &HeaderMap) -> HeaderMap {
 pub struct ViewQuery {
     /// Hours to show, 1–720. Default 6.
     hours: Option<i64>,
+    /// Minutes to show instead, 1–43200 (drills with second-long buckets
+    /// look at a few minutes).
+    minutes: Option<i64>,
     /// End of the range, ms. Default now.
     to: Option<i64>,
 }
@@ -172,13 +176,21 @@ async fn view(
         }
         Err(e) => return Err(e),
     };
-    let hours = q.hours.unwrap_or(6);
-    if !(1..=720).contains(&hours) {
-        return Err(ApiError::field("hours", "must be between 1 and 720"));
-    }
+    let span = match q.minutes {
+        Some(m) if !(1..=43_200).contains(&m) => {
+            return Err(ApiError::field("minutes", "must be between 1 and 43200"))
+        }
+        Some(m) => m * 60_000,
+        None => {
+            let hours = q.hours.unwrap_or(6);
+            if !(1..=720).contains(&hours) {
+                return Err(ApiError::field("hours", "must be between 1 and 720"));
+            }
+            hours * 3_600_000
+        }
+    };
     let bucket = state.config.signals.bucket_ms();
     let to = q.to.unwrap_or_else(crate::now_ms);
-    let span = hours * 3_600_000;
     // About 240 points across, whole buckets.
     let step = ((span / 240).max(bucket) / bucket) * bucket;
     let from = (to - span).div_euclid(step) * step;

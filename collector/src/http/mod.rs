@@ -7,6 +7,7 @@
 //! - [`drops`]: client-side drop totals (admin).
 //! - [`incidents`]: signals series, incidents, notifiers, Prometheus gauges (admin).
 //! - [`incident_view`]: the server-rendered incident page (admin).
+//! - [`detector`]: per-site detector tuning (admin).
 //! - [`survey`]: exit-survey answers and consent (admin).
 //! - [`remote_config`]: public `GET /v1/config` and the admin crisis switches.
 //! - [`snippet`]: the built snippet files under `/snippet/`.
@@ -20,6 +21,7 @@
 pub mod admin;
 pub mod client_ip;
 pub mod deadline;
+pub mod detector;
 pub mod drops;
 pub mod error;
 pub mod health;
@@ -47,6 +49,7 @@ pub fn app(state: AppState) -> Router {
         .merge(drops::router())
         .merge(incidents::router())
         .merge(incident_view::router())
+        .merge(detector::router())
         .merge(health::router())
         .merge(remote_config::router())
         .merge(snippet::router(&snippet_dir))

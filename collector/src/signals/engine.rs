@@ -145,7 +145,12 @@ pub async fn process_bucket(
         }
 
         let (rollup, touched) = roll_bucket(&mut sessions, &events, start, end, &timing);
-        let steps = det.observe(&cfg.detector, &rollup);
+        // The site's own tuning over the collector-wide defaults.
+        let overrides: Option<String> = sqlx::query("SELECT overrides FROM site_detector WHERE site_id = $1")
+            .bind(site_id).fetch_optional(&mut *tx).await?
+            .map(|r| r.try_get("overrides")).transpose()?;
+        let params = crate::store::detector::parse(site_id, overrides)?.apply(&cfg.detector);
+        let steps = det.observe(&params, &rollup);
 
         for id in &touched {
             let s = &sessions[id];

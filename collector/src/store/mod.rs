@@ -9,7 +9,9 @@
 //! - [`events`]: event rows: group-committed inserts and admin reads.
 //! - [`survey`]: exit-survey answers with consent (written with their event).
 //! - [`site_config`]: remote site configuration documents.
+//! - [`detector`]: per-site detector overrides.
 
+pub mod detector;
 pub mod drops;
 pub mod events;
 pub mod site_config;
