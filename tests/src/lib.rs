@@ -13,6 +13,8 @@
 //!   the snippet's transparency suite and benchmark.
 //! - [`gate`]: a controllable HTTP gate in front of the collector (outages,
 //!   429/5xx) that records every ingest request.
+//! - [`drill`]: the crisis drill — synthetic shoppers, local alert
+//!   receivers, a scheduled outage and its timeline (`cargo xtask drill`).
 
 use std::{
     net::SocketAddr,
@@ -21,6 +23,7 @@ use std::{
     time::{Duration, Instant},
 };
 
+pub mod drill;
 pub mod lab;
 
 use anyhow::{bail, Context};
@@ -292,14 +295,22 @@ impl Stack {
 pub struct Browser {
     /// The WebDriver session.
     pub driver: WebDriver,
-    chromedriver: Child,
+    chromedriver: Chromedriver,
     _profile: tempfile::TempDir,
 }
 
-impl Browser {
-    /// Start chromedriver on a free port and open a headless session.
-    pub async fn start() -> anyhow::Result<Browser> {
-        let chromium = env_path("STEADYCART_CHROMIUM", "/usr/bin/chromium");
+/// A chromedriver process on a free loopback port. Several WebDriver
+/// sessions (each its own headless Chromium) can share it.
+pub struct Chromedriver {
+    /// Its WebDriver URL.
+    pub url: String,
+    child: Child,
+}
+
+impl Chromedriver {
+    /// Start chromedriver (`STEADYCART_CHROMEDRIVER`, default
+    /// `/usr/bin/chromedriver`) on a free port.
+    pub fn start() -> anyhow::Result<Chromedriver> {
         let chromedriver = env_path("STEADYCART_CHROMEDRIVER", "/usr/bin/chromedriver");
         let port = {
             let l = std::net::TcpListener::bind("127.0.0.1:0")?;
@@ -316,7 +327,15 @@ impl Browser {
                     chromedriver.display()
                 )
             })?;
-        let profile = tempfile::tempdir()?;
+        Ok(Chromedriver {
+            url: format!("http://127.0.0.1:{port}"),
+            child,
+        })
+    }
+
+    /// Open a headless Chromium session with its own profile in `profile`.
+    pub async fn session(&self, profile: &std::path::Path) -> anyhow::Result<WebDriver> {
+        let chromium = env_path("STEADYCART_CHROMIUM", "/usr/bin/chromium");
         let mut caps = DesiredCapabilities::chrome();
         caps.set_binary(&chromium.to_string_lossy())?;
         for arg in [
@@ -333,22 +352,42 @@ impl Browser {
         ] {
             caps.add_arg(arg)?;
         }
-        caps.add_arg(&format!("--user-data-dir={}", profile.path().display()))?;
-        let url = format!("http://127.0.0.1:{port}");
+        caps.add_arg(&format!("--user-data-dir={}", profile.display()))?;
         let start = Instant::now();
-        let driver = loop {
-            match WebDriver::new(&url, caps.clone()).await {
-                Ok(d) => break d,
+        loop {
+            match WebDriver::new(&self.url, caps.clone()).await {
+                Ok(d) => return Ok(d),
                 Err(e) if start.elapsed() < Duration::from_secs(15) => {
                     let _ = e;
                     tokio::time::sleep(Duration::from_millis(100)).await;
                 }
                 Err(e) => return Err(e).context("connecting to chromedriver"),
             }
-        };
+        }
+    }
+
+    /// Stop chromedriver.
+    pub fn stop(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Chromedriver {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+    }
+}
+
+impl Browser {
+    /// Start chromedriver on a free port and open a headless session.
+    pub async fn start() -> anyhow::Result<Browser> {
+        let chromedriver = Chromedriver::start()?;
+        let profile = tempfile::tempdir()?;
+        let driver = chromedriver.session(profile.path()).await?;
         Ok(Browser {
             driver,
-            chromedriver: child,
+            chromedriver,
             _profile: profile,
         })
     }
@@ -393,15 +432,8 @@ impl Browser {
     }
 
     /// End the session and chromedriver.
-    pub async fn quit(mut self) {
+    pub async fn quit(self) {
         let _ = self.driver.clone().quit().await;
-        let _ = self.chromedriver.kill();
-        let _ = self.chromedriver.wait();
-    }
-}
-
-impl Drop for Browser {
-    fn drop(&mut self) {
-        let _ = self.chromedriver.kill();
+        self.chromedriver.stop();
     }
 }

@@ -8,11 +8,13 @@
 //! - [`test`]: runs every test, native and in headless Chromium.
 //! - [`bench`]: benchmarks (`cargo xtask bench snippet`).
 //! - [`fuzz`]: bounded cargo-fuzz runs of the parser targets in `fuzz/`.
+//! - [`drill`]: the crisis drill (outage, synthetic shoppers, timeline).
 #![allow(clippy::print_stdout)] // a command-line tool: stdout is its interface
 
 mod bench;
 mod demo;
 mod dist;
+mod drill;
 mod fuzz;
 mod test;
 mod tools;
@@ -40,6 +42,8 @@ enum Command {
     Bench(bench::BenchArgs),
     /// Fuzz the parsers (ingest, rules, tag config) for a bounded time each.
     Fuzz(fuzz::FuzzArgs),
+    /// Crisis drill: break the demo store on schedule under synthetic shoppers, print the timeline.
+    Drill(drill::DrillArgs),
 }
 
 /// The workspace root. Read at run time (`cargo run` sets
@@ -68,5 +72,6 @@ fn main() -> anyhow::Result<()> {
         Command::Test(args) => test::run(args),
         Command::Bench(args) => bench::run(args),
         Command::Fuzz(args) => fuzz::run(args),
+        Command::Drill(args) => drill::run(args),
     }
 }

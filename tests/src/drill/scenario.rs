@@ -1,0 +1,143 @@
+//! The drill's scenarios and its clock (pure): which endpoint breaks how,
+//! and how long each phase lasts at a given speed.
+
+use std::{str::FromStr, time::Duration};
+
+use serde_json::{json, Value};
+
+/// What goes wrong.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scenario {
+    /// `POST /api/checkout` answers 503 to every call.
+    CheckoutOutage,
+    /// `GET /api/price/*` answers after 3.5 s (the snippet calls a price
+    /// call stalled after 2 s).
+    PriceLag,
+    /// `POST /api/payment` never answers while the outage lasts.
+    PaymentTimeouts,
+}
+
+impl Scenario {
+    /// Every scenario.
+    pub const ALL: [Scenario; 3] = [
+        Scenario::CheckoutOutage,
+        Scenario::PriceLag,
+        Scenario::PaymentTimeouts,
+    ];
+
+    /// The command-line name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Scenario::CheckoutOutage => "checkout-outage",
+            Scenario::PriceLag => "price-lag",
+            Scenario::PaymentTimeouts => "payment-timeouts",
+        }
+    }
+
+    /// The demo store endpoint that breaks and its fault (without schedule).
+    pub fn fault(self) -> (&'static str, Value) {
+        match self {
+            Scenario::CheckoutOutage => ("checkout", json!({"mode": "error", "status": 503})),
+            Scenario::PriceLag => ("price", json!({"mode": "delay", "ms": 3500})),
+            Scenario::PaymentTimeouts => ("payment", json!({"mode": "hang"})),
+        }
+    }
+
+    /// The signals series expected to fire.
+    pub fn series(self) -> &'static str {
+        match self {
+            Scenario::CheckoutOutage => "errors",
+            Scenario::PriceLag | Scenario::PaymentTimeouts => "stalls",
+        }
+    }
+}
+
+impl FromStr for Scenario {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Scenario::ALL
+            .into_iter()
+            .find(|c| c.name() == s)
+            .ok_or_else(|| {
+                format!(
+                    "unknown scenario {s:?}; one of: {}",
+                    Scenario::ALL.map(Scenario::name).join(", ")
+                )
+            })
+    }
+}
+
+/// Durations of one drill.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Phases {
+    /// Signals bucket.
+    pub bucket: Duration,
+    /// Healthy traffic before the outage (the detector's warm-up).
+    pub baseline: Duration,
+    /// The outage.
+    pub outage: Duration,
+    /// Most time to wait after the outage for the incident to resolve.
+    pub recovery_max: Duration,
+    /// Quiet time after a page exit that makes an abandonment final.
+    pub exit_grace: Duration,
+    /// Delay before a closed bucket is rolled up.
+    pub settle: Duration,
+}
+
+/// Slowest and fastest speeds: below, a drill takes forever; above, buckets
+/// are too short for a handful of browsers to fill.
+pub const SPEEDS: std::ops::RangeInclusive<f64> = 0.25..=4.0;
+
+impl Phases {
+    /// The phases at `speed` (1 = ten-second buckets, a minute of baseline,
+    /// a minute of outage; 2 = half of everything).
+    pub fn at_speed(speed: f64) -> Phases {
+        let speed = speed.clamp(*SPEEDS.start(), *SPEEDS.end());
+        let scaled = |secs: f64| Duration::from_secs_f64(secs / speed);
+        Phases {
+            bucket: scaled(10.0),
+            baseline: scaled(60.0),
+            outage: scaled(60.0),
+            recovery_max: scaled(90.0),
+            exit_grace: scaled(3.0),
+            settle: scaled(1.5),
+        }
+    }
+
+    /// Per-site detector overrides that suit a few browsers' traffic in
+    /// these buckets: three buckets of warm-up, judged from 8 calls, opened
+    /// by 3 bad calls, tested against a 0.2% floor (a healthy demo store
+    /// has no errors at all).
+    pub fn detector_overrides(&self) -> Value {
+        json!({"warmup_buckets": 3, "min_trials": 8, "min_events": 3, "rate_floor": 0.002})
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_round_trip() {
+        for s in Scenario::ALL {
+            assert_eq!(s.name().parse::<Scenario>(), Ok(s));
+        }
+        assert!("meteor"
+            .parse::<Scenario>()
+            .unwrap_err()
+            .contains("price-lag"));
+    }
+
+    #[test]
+    fn speed_scales_every_phase() {
+        let one = Phases::at_speed(1.0);
+        let two = Phases::at_speed(2.0);
+        assert_eq!(one.bucket, Duration::from_secs(10));
+        assert_eq!(two.bucket, Duration::from_secs(5));
+        assert_eq!(two.outage * 2, one.outage);
+        assert_eq!(Phases::at_speed(100.0), Phases::at_speed(4.0));
+        // The baseline covers the warm-up with a bucket to spare.
+        assert!(one.baseline >= one.bucket * 4);
+    }
+}
