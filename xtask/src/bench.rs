@@ -15,6 +15,9 @@ use crate::{dist, tools};
 pub enum Target {
     /// The snippet's fetch/XHR wrappers.
     Snippet,
+    /// The collector's ingest path (SQLite and PostgreSQL); see
+    /// [`crate::bench_ingest`].
+    Ingest,
 }
 
 /// Options of `cargo xtask bench`.
@@ -28,11 +31,29 @@ pub struct BenchArgs {
     /// Alternating with/without rounds (medians are reported).
     #[arg(long, default_value_t = 3)]
     rounds: u32,
+    /// Ingest: seconds per phase.
+    #[arg(long, default_value_t = 10)]
+    secs: u64,
+    /// Ingest: backends to run.
+    #[arg(long, value_delimiter = ',', default_value = "sqlite,postgres")]
+    backends: Vec<String>,
+    /// Ingest: PostgreSQL server (a scratch database is created on it).
+    #[arg(
+        long,
+        env = "STEADYCART_TEST_PG",
+        default_value = "postgres://root@127.0.0.1:5432/test"
+    )]
+    pg_url: String,
 }
 
 pub fn run(args: BenchArgs) -> anyhow::Result<()> {
     match args.target {
         Target::Snippet => snippet(&args),
+        Target::Ingest => crate::bench_ingest::run(crate::bench_ingest::IngestBench {
+            secs: args.secs,
+            backends: args.backends,
+            pg_url: args.pg_url,
+        }),
     }
 }
 

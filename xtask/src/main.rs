@@ -7,11 +7,13 @@
 //! - [`demo`]: runs the collector on embedded SQLite and the demo store.
 //! - [`test`]: runs every test, native and in headless Chromium.
 //! - [`bench`]: benchmarks (`cargo xtask bench snippet`).
+//! - [`bench_ingest`]: `cargo xtask bench ingest` (collector throughput, latency, RSS).
 //! - [`fuzz`]: bounded cargo-fuzz runs of the parser targets in `fuzz/`.
 //! - [`drill`]: the crisis drill (outage, synthetic shoppers, timeline).
 #![allow(clippy::print_stdout)] // a command-line tool: stdout is its interface
 
 mod bench;
+mod bench_ingest;
 mod demo;
 mod dist;
 mod drill;
@@ -38,7 +40,8 @@ enum Command {
     Demo(demo::DemoArgs),
     /// Run every test: native unit/integration tests and headless-Chromium tests.
     Test(test::TestArgs),
-    /// Benchmarks: `snippet` (wrapper overhead, install time, bytes shipped).
+    /// Benchmarks: `snippet` (wrapper overhead, install time, bytes shipped),
+    /// `ingest` (collector events/s, latency, peak RSS on SQLite and PostgreSQL).
     Bench(bench::BenchArgs),
     /// Fuzz the parsers (ingest, rules, tag config) for a bounded time each.
     Fuzz(fuzz::FuzzArgs),
