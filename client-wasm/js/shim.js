@@ -17,16 +17,23 @@
 //   end(token, status, body)   a response arrived; `body` is the parsed-later
 //       text (fetch: from a clone()) or the XHR's `response`, or undefined.
 //   fail(token, aborted)       network error / timeout, or aborted by the page.
-//   substitute(token, promise) -> promise | undefined   OPTIONAL SEAM for
-//       stale-if-error (fallback, issue 6): called only for watched GET
-//       fetches, after start. Return a promise to hand to the page instead of
-//       the original one (it must settle like fetch would: a Response or a
-//       rejection); return undefined to leave the page's promise untouched.
-//       The wasm side must only answer for `price` calls. Exceptions and
-//       non-thenables are ignored (the page gets the original promise).
+//   substitute(token, promise, signal) -> promise | undefined   SEAM for
+//       stale-if-error: called only for watched GET fetches, after start.
+//       Return a promise to hand to the page instead of the original one (it
+//       must settle like fetch would: a Response or a rejection); return
+//       undefined to leave the page's promise untouched. The wasm side only
+//       answers for opted-in `price` calls (src/stale.rs), through
+//       `serveStale` below. Exceptions and non-thenables are ignored (the
+//       page gets the original promise).
+//   keep(url, status, headers, body)   a small good response to keep for
+//       stale-if-error (headers as "name: value" lines).
+//   staleFor(status, aborted) -> bool   whether a live result (status 0 =
+//       network error) is a failure the kept copy should stand in for.
 
 const KEY = "__steadycart";
 const MAX_ERRORS = 3;
+// The installed hooks and guard, for serveStale.
+let H, G;
 
 function methodOf(input, init) {
   if (init && init.method) return String(init.method).toUpperCase();
@@ -81,6 +88,8 @@ export function install(hooks) {
   // Observe a promise on the side; the derived promise never rejects, so no
   // extra `unhandledrejection` reaches the page.
   const observe = (p, ok, err) => guard(() => p.then((v) => guard(() => ok(v), 1), (e) => guard(() => err(e), 1)), 1);
+  H = hooks;
+  G = guard;
 
   const origFetch = state.fetch;
   if (typeof origFetch === "function") {
@@ -111,7 +120,7 @@ export function install(hooks) {
         },
       );
       if (method === "GET" && typeof hooks.substitute === "function") {
-        const other = guard(() => hooks.substitute(token, promise), 1);
+        const other = guard(() => hooks.substitute(token, promise, signalOf(input, init)), 1);
         if (other && typeof other.then === "function") return other;
       }
       return promise;
@@ -207,4 +216,59 @@ export function uninstall() {
     if (state.proto.open === state.wrappedOpen) state.proto.open = state.open;
     if (state.proto.send === state.wrappedSend) state.proto.send = state.send;
   }
+}
+
+// Stale-if-error wiring for one opted-in price GET (decisions are the
+// wasm's: src/stale.rs). Keeps a small good live response (read from a
+// clone) under `url`. With a kept copy (`cached` = [status, headers, body])
+// it returns the promise the page gets instead of the live one: the live
+// Response itself when it is fine, else the copy marked
+// `x-steadycart-stale: 1` when the live call fails or is still pending after
+// `waitMs`. The page's own abort always rejects with its own error. A
+// promise settles once, so a late live result is never delivered twice.
+export function serveStale(live, url, cap, waitMs, cached, signal) {
+  const keep = (r) =>
+    G(() => {
+      const len = Number(r.headers.get("content-length"));
+      if (!(r.ok && len >= 0 && len <= cap && r.headers.has("content-length"))) return;
+      const status = r.status;
+      const headers = [...r.headers].map((h) => h[0] + ": " + h[1]).join("\n");
+      r.clone()
+        .text()
+        .then((body) => G(() => H.keep(url, status, headers, body), 1), () => {});
+    }, 1);
+  if (!cached) {
+    live.then(keep, () => {});
+    return undefined;
+  }
+  return new Promise((resolve, reject) => {
+    // Resolve with the marked copy; false if it cannot be built.
+    const stale = () => {
+      try {
+        const h = new Headers();
+        for (const line of cached[1].split("\n")) {
+          const i = line.indexOf(": ");
+          if (i > 0) h.append(line.slice(0, i), line.slice(i + 2));
+        }
+        h.set("x-steadycart-stale", "1");
+        resolve(new Response(cached[2], { status: cached[0], headers: h }));
+        return true;
+      } catch (_) {
+        return false;
+      }
+    };
+    const timer = setTimeout(stale, waitMs);
+    live.then(
+      (r) => {
+        clearTimeout(timer);
+        keep(r);
+        if (!(G(() => H.staleFor(r.status, false), 1) && stale())) resolve(r);
+      },
+      (e) => {
+        clearTimeout(timer);
+        const aborted = !!(signal && signal.aborted);
+        if (!(G(() => H.staleFor(0, aborted), 1) && stale())) reject(e);
+      },
+    );
+  });
 }

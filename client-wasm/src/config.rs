@@ -9,6 +9,7 @@
 //! | `data-error-statuses` | 4xx statuses counted as errors, e.g. `409,429` | none (5xx always) |
 //! | `data-confirmation` | comma-separated path prefixes of the order confirmation page | none |
 //! | `data-text-ROLE` | fallback message for ROLE | calm defaults below |
+//! | `data-text-ROLE-LOCALE` | the message for shoppers preferring LOCALE (`data-text-checkout-de`, `…-de-ch`), picked by `navigator.languages` ([`Config::localize`]) | `data-text-ROLE` |
 //! | `data-app-error` | opt-in: top-level field of a small (≤ 16 KiB) JSON 2xx response body whose truthy value makes the call an `app_error`, e.g. `error` | off |
 //! | `data-survey`, `data-survey-*` | the exit survey (see [`crate::survey_form`]) | after trouble |
 //! | `data-sku` | where SKUs are: `/api/price/{sku}` path patterns and/or `body:FIELD` of a JSON request body (see [`crate::sku`]) | none |
@@ -20,7 +21,9 @@
 //! Attributes on the tag win over the page object ([`merge`]).
 //!
 //! Delivery options (`data-flush-ms`, `data-flush-count`, `data-store-bytes`,
-//! `data-sample-rate`, `data-max-events`) are documented in [`crate::delivery`].
+//! `data-sample-rate`, `data-max-events`) are documented in [`crate::delivery`];
+//! stale-if-error options (`data-stale-ttl-s`, `data-stale-bytes`, and the
+//! ` stale` flag on a price rule) in [`crate::stale`].
 //!
 //! Unknown `data-*` attributes are errors (a typo must not silently disable
 //! watching); other attributes (`src`, `type`, `integrity`, `nonce`, …) are the
@@ -28,12 +31,13 @@
 
 use std::fmt;
 
-use steadycart_protocol::Role;
+use steadycart_protocol::{remote::LocalText, Role};
 
 use crate::{
     delivery::Delivery,
     rules::{self, Rule, RuleError},
     sku::{self, SkuRule},
+    stale::StaleSettings,
 };
 
 /// Largest response body read (from a clone) to look for an app error.
@@ -77,6 +81,8 @@ pub struct Config {
     pub confirmation_paths: Vec<String>,
     /// Fallback texts per role ([`idx`] order).
     pub texts: [String; 4],
+    /// Per-locale fallback texts (`data-text-ROLE-LOCALE`).
+    pub local_texts: Vec<LocalText>,
     /// JSON field of a 2xx body that signals an application error (opt-in).
     pub app_error_field: Option<String>,
     /// Where SKUs are found.
@@ -85,6 +91,8 @@ pub struct Config {
     pub survey: crate::survey_form::SurveyConfig,
     /// Batching, storage budget, sampling and the per-session cap.
     pub delivery: Delivery,
+    /// TTL and byte budget of stale-if-error copies.
+    pub stale: StaleSettings,
 }
 
 /// Why the configuration was refused. The snippet then installs nothing and
@@ -159,10 +167,12 @@ pub fn from_attributes(
     let mut error_statuses = Vec::new();
     let mut confirmation_paths = Vec::new();
     let mut texts = DEFAULT_TEXTS.map(String::from);
+    let mut local_texts = Vec::new();
     let mut app_error_field = None;
     let mut sku_rules = Vec::new();
     let mut survey = crate::survey_form::SurveyConfig::default();
     let mut delivery = Delivery::default();
+    let mut stale = StaleSettings::default();
 
     for (name, value) in attrs {
         let name = name.to_ascii_lowercase();
@@ -190,8 +200,28 @@ pub fn from_attributes(
             }
             continue;
         }
+        let local = key
+            .strip_prefix("text-")
+            .and_then(|r| r.split_once('-'))
+            .and_then(|(r, locale)| Some((Role::parse(r)?, locale)));
+        if let Some((role, locale)) = local {
+            if !value.is_empty() && !locale.is_empty() {
+                local_texts.push(LocalText {
+                    role,
+                    locale: locale.to_string(),
+                    text: value.chars().take(300).collect(),
+                });
+            }
+            continue;
+        }
         if let Some(suffix) = key.strip_prefix("survey") {
             survey.set(suffix, value).map_err(ConfigError::BadSurvey)?;
+            continue;
+        }
+        if let Some(ok) = stale.apply(key, value) {
+            if !ok {
+                return Err(ConfigError::BadNumber(name.clone()));
+            }
             continue;
         }
         if let Some(ok) = delivery.apply(key, value) {
@@ -258,10 +288,12 @@ pub fn from_attributes(
         error_statuses,
         confirmation_paths,
         texts,
+        local_texts,
         app_error_field,
         sku_rules,
         survey,
         delivery,
+        stale,
     })
 }
 
@@ -278,6 +310,17 @@ pub fn merge(page: &[(String, String)], attrs: &[(String, String)]) -> Vec<(Stri
 }
 
 impl Config {
+    /// Use the `data-text-ROLE-LOCALE` texts best matching the shopper's
+    /// `languages` (`navigator.languages`, most preferred first); roles
+    /// without one keep `data-text-ROLE` or the default.
+    pub fn localize(&mut self, languages: &[String]) {
+        for role in Role::ALL {
+            if let Some(t) = crate::remote::pick_local(&self.local_texts, role, languages) {
+                self.texts[idx(role)] = t.to_string();
+            }
+        }
+    }
+
     /// The ingest URL for this site.
     pub fn ingest_url(&self) -> String {
         format!("{}/v1/ingest?key={}", self.collector, self.site_key)
@@ -317,6 +360,7 @@ mod tests {
                 ("data-error-statuses", "409, 429"),
                 ("data-text-price", "Prices are catching up"),
                 ("data-confirmation", "/order/done"),
+                ("data-stale-ttl-s", "60"),
             ]),
             SRC,
         )
@@ -326,6 +370,7 @@ mod tests {
         assert_eq!(c.stall_ms[idx(Role::Price)], 1500);
         assert_eq!(c.stall_ms[idx(Role::Checkout)], 3000);
         assert_eq!(c.error_statuses, vec![409, 429]);
+        assert_eq!(c.stale.ttl_ms, 60_000);
         assert_eq!(c.texts[idx(Role::Price)], "Prices are catching up");
         assert_eq!(c.texts[idx(Role::Checkout)], DEFAULT_TEXTS[1]);
         assert_eq!(
@@ -370,6 +415,45 @@ mod tests {
             .unwrap_err()
             .to_string()
             .starts_with("data-sku: bad rule"));
+    }
+
+    #[test]
+    fn texts_per_locale_follow_navigator_languages() {
+        let mut c = from_attributes(
+            &attrs(&[
+                ("data-site", "pk_abc123"),
+                ("data-checkout", "POST /api/checkout"),
+                ("data-text-checkout", "Checkout is slow"),
+                ("data-text-checkout-de", "Der Checkout ist langsam"),
+                ("data-text-checkout-fr-CA", "Le paiement est lent"),
+                ("data-text-price-de", "Preise verzögert"),
+            ]),
+            SRC,
+        )
+        .unwrap();
+        assert_eq!(c.local_texts.len(), 3);
+        let langs = |l: &[&str]| l.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        let mut de = c.clone();
+        de.localize(&langs(&["de-CH", "en"]));
+        assert_eq!(de.texts[idx(Role::Checkout)], "Der Checkout ist langsam");
+        assert_eq!(de.texts[idx(Role::Price)], "Preise verzögert");
+        assert_eq!(de.texts[idx(Role::Cart)], DEFAULT_TEXTS[0]);
+        let mut fr = c.clone();
+        fr.localize(&langs(&["fr-ca"]));
+        assert_eq!(fr.texts[idx(Role::Checkout)], "Le paiement est lent");
+        // No match: the tag's own text, else the default.
+        c.localize(&langs(&["ja", "en-US"]));
+        assert_eq!(c.texts[idx(Role::Checkout)], "Checkout is slow");
+        assert_eq!(c.texts[idx(Role::Price)], DEFAULT_TEXTS[3]);
+        let bad = attrs(&[
+            ("data-site", "pk_abc123"),
+            ("data-checkout", "/x"),
+            ("data-text-shipping-de", "x"),
+        ]);
+        assert_eq!(
+            from_attributes(&bad, SRC).unwrap_err(),
+            ConfigError::UnknownAttribute("data-text-shipping-de".into())
+        );
     }
 
     #[test]

@@ -23,6 +23,7 @@
 //! - [`survey_form`]: survey options, localized texts, answer building.
 //! - [`delivery`]: delivery settings, sampling and the per-session cap.
 //! - [`persist`]: the localStorage record of undelivered events.
+//! - [`stale`]: stale-if-error for opted-in price calls (kept copies, TTL, budget).
 //! - `shell` (wasm32 only): the thin web-sys layer: hooks, UI, transport.
 //! - `js/shim.js`: the fetch/XHR wrappers themselves, guarded so an internal
 //!   error can never reach the page; `js/steadycart.js`: the loader.
@@ -41,6 +42,7 @@ pub mod remote;
 pub mod rules;
 pub mod session;
 pub mod sku;
+pub mod stale;
 pub mod survey_form;
 pub mod survey_policy;
 pub mod tiny_regex;

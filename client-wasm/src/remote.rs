@@ -53,8 +53,17 @@ pub fn apply(base: &Config, remote: &SiteConfig, languages: &[String], now_ms: i
 /// language in order, an exact tag, then the same primary language (`de`
 /// for `de-CH` and vice versa); then a text with no locale; else `None`.
 pub fn pick_text<'a>(remote: &'a SiteConfig, role: Role, languages: &[String]) -> Option<&'a str> {
-    let texts: Vec<_> = remote
-        .texts
+    pick_local(&remote.texts, role, languages)
+}
+
+/// The text for `role` in `texts` best matching `languages` (the order of
+/// [`pick_text`]); also used for the tag's `data-text-ROLE-LOCALE` texts.
+pub fn pick_local<'a>(
+    texts: &'a [steadycart_protocol::remote::LocalText],
+    role: Role,
+    languages: &[String],
+) -> Option<&'a str> {
+    let texts: Vec<_> = texts
         .iter()
         .filter(|t| t.role == role && !t.text.trim().is_empty())
         .collect();

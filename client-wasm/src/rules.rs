@@ -10,6 +10,9 @@
 //!
 //! Query strings and fragments are never part of the match (and are stripped
 //! before reporting a URL: they may hold tokens or emails).
+//!
+//! A `price` rule for GET calls may end in ` stale` (`GET /api/price/* stale`)
+//! to opt in to stale-if-error (see [`crate::stale`]).
 
 use steadycart_protocol::Role;
 
@@ -27,6 +30,8 @@ pub struct Rule {
     pub origin: Option<String>,
     /// Path pattern.
     pub path: PathPattern,
+    /// Stale-if-error opted in (`price` GET rules only).
+    pub stale: bool,
 }
 
 /// How a rule's path is matched.
@@ -65,6 +70,10 @@ fn parse_rule(role: Role, text: &str) -> Result<Rule, RuleError> {
         rule: text.to_string(),
         reason,
     };
+    let (text, stale) = match text.rsplit_once(char::is_whitespace) {
+        Some((rest, flag)) if flag.eq_ignore_ascii_case("stale") => (rest.trim_end(), true),
+        _ => (text, false),
+    };
     let (method, pattern) = match text.split_once(char::is_whitespace) {
         Some((m, p)) => {
             let m = m.to_ascii_uppercase();
@@ -75,12 +84,16 @@ fn parse_rule(role: Role, text: &str) -> Result<Rule, RuleError> {
         }
         None => (None, text),
     };
+    if stale && (role != Role::Price || method.as_deref().is_some_and(|m| m != "GET")) {
+        return Err(err("stale is only for price rules of GET calls"));
+    }
     if let Some(re) = pattern.strip_prefix("re:") {
         return Ok(Rule {
             role,
             method,
             origin: None,
             path: PathPattern::Regex(Regex::parse(re.trim()).map_err(err)?),
+            stale,
         });
     }
     let (origin, path) = if let Some(rest) = pattern
@@ -120,6 +133,7 @@ fn parse_rule(role: Role, text: &str) -> Result<Rule, RuleError> {
         method,
         origin,
         path,
+        stale,
     })
 }
 
@@ -204,11 +218,18 @@ impl Rule {
 
 /// The role of the first rule matching the call, if any.
 pub fn role_of(rules: &[Rule], method: &str, url: &str, page_origin: &str) -> Option<Role> {
+    rule_of(rules, method, url, page_origin).map(|r| r.role)
+}
+
+/// The first rule matching the call, if any.
+pub fn rule_of<'r>(
+    rules: &'r [Rule],
+    method: &str,
+    url: &str,
+    page_origin: &str,
+) -> Option<&'r Rule> {
     let url = split_url(url)?;
-    rules
-        .iter()
-        .find(|r| r.matches(method, &url, page_origin))
-        .map(|r| r.role)
+    rules.iter().find(|r| r.matches(method, &url, page_origin))
 }
 
 #[cfg(test)]
@@ -325,6 +346,25 @@ mod tests {
         assert!(parse_rules(Role::Cart, "api/cart").is_err());
         assert!(parse_rules(Role::Cart, "/api/cart?x=1").is_err());
         assert!(parse_rules(Role::Cart, "https:///x").is_err());
+    }
+
+    #[test]
+    fn stale_flag_only_on_price_get_rules() {
+        let r = parse_rules(Role::Price, "GET /api/price/* stale, /api/quote").unwrap();
+        assert!(r[0].stale && !r[1].stale);
+        let url = "https://shop.example/api/price/sku-1?c=eur";
+        assert!(rule_of(&r, "GET", url, PAGE).is_some_and(|r| r.stale));
+        assert!(parse_rules(Role::Price, "/api/price/* STALE").unwrap()[0].stale);
+        for (role, rule) in [
+            (Role::Price, "POST /api/price/* stale"),
+            (Role::Checkout, "POST /api/checkout stale"),
+            (Role::Payment, "/api/pay stale"),
+        ] {
+            assert_eq!(
+                parse_rules(role, rule).unwrap_err().reason,
+                "stale is only for price rules of GET calls"
+            );
+        }
     }
 
     #[test]

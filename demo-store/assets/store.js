@@ -97,6 +97,7 @@ document.addEventListener("click", (e) => {
   const add = e.target.closest("[data-add]");
   if (add) addToCart(add.dataset.add);
   if (e.target.closest("#checkout")) checkout();
+  if (e.target.closest("#refresh-prices")) livePrices();
 });
 renderBadge();
 renderCart();

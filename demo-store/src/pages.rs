@@ -72,7 +72,7 @@ pub fn embed_tag(collector_url: &str, site_key: &str) -> String {
     format!(
         r#"<script type="module" src="{c}/snippet/steadycart.js" data-site="{}" data-collector="{c}"
         data-checkout="POST /api/checkout" data-payment="POST /api/payment" data-cart="/api/cart"
-        data-price="GET /api/price/*" data-confirmation="/order/"></script>"#,
+        data-price="GET /api/price/* stale" data-confirmation="/order/"></script>"#,
         escape(site_key)
     )
 }
@@ -122,7 +122,9 @@ async fn home(State(s): State<StoreState>) -> Html<String> {
     layout(
         &s,
         "Shop",
-        &format!(r#"<h1>New arrivals</h1><div class="grid">{cards}</div>"#),
+        &format!(
+            r#"<h1>New arrivals</h1><button type="button" id="refresh-prices">Refresh prices</button><div class="grid">{cards}</div>"#
+        ),
     )
 }
 

@@ -26,17 +26,28 @@ use crate::{
     rules::{self, strip_query},
     session::{self, Session},
     sku,
+    stale::{self, Entry, Live, StaleCache},
 };
 
 const SESSION_KEY: &str = "steadycart.session";
 const FUNNEL_KEY: &str = "steadycart.funnel";
 const COUNT_KEY: &str = "steadycart.count";
+const STALE_KEY: &str = "steadycart.stale";
 
 #[wasm_bindgen(module = "/js/shim.js")]
 extern "C" {
     #[wasm_bindgen(catch)]
     fn install(hooks: &JsValue) -> Result<JsValue, JsValue>;
     fn uninstall();
+    #[wasm_bindgen(js_name = serveStale)]
+    fn serve_stale(
+        live: &JsValue,
+        url: &str,
+        cap: u32,
+        wait_ms: u32,
+        cached: &JsValue,
+        signal: &JsValue,
+    ) -> JsValue;
 }
 
 struct Pending {
@@ -46,6 +57,8 @@ struct Pending {
     started: f64,
     stalled: bool,
     sku: Option<String>,
+    /// The full URL, for calls eligible for stale-if-error.
+    stale_url: Option<String>,
     /// Dropping it cancels the stall notice.
     _stall: Timeout,
 }
@@ -82,6 +95,8 @@ pub(super) struct Runtime {
     /// disabled it remotely (`survey` in the remote config); `None` leaves
     /// it to the page's own setting.
     pub(super) survey_enabled: Option<bool>,
+    /// Kept price responses for stale-if-error; `None` unless a rule opted in.
+    stale: Option<StaleCache>,
 }
 
 thread_local! {
@@ -102,7 +117,7 @@ pub(super) fn start(tag: JsValue, script_url: &str) -> Result<(), JsValue> {
         .and_then(|page| {
             config::from_attributes(&config::merge(&page, &page::attributes(&tag)), script_url)
         });
-    let config = match config {
+    let mut config = match config {
         Ok(c) => c,
         Err(e) => {
             warn(&format!(
@@ -114,6 +129,7 @@ pub(super) fn start(tag: JsValue, script_url: &str) -> Result<(), JsValue> {
     if RUNTIME.with(|c| c.borrow().is_some()) {
         return Ok(()); // the tag was included twice
     }
+    config.localize(&remote::languages());
     let window = web_sys::window().ok_or("no window")?;
     let config_url = format!("{}/v1/config?site={}", config.collector, config.site_key);
     let cached = remote::cached(&config.site_key);
@@ -170,7 +186,15 @@ pub(super) fn start(tag: JsValue, script_url: &str) -> Result<(), JsValue> {
         toast: false,
         poll: None,
         survey_enabled: None,
+        stale: None,
     };
+    if runtime.config.rules.iter().any(|r| r.stale) {
+        let stored = page::session_storage().and_then(|s| s.get_item(STALE_KEY).ok().flatten());
+        runtime.stale = Some(StaleCache::parse(
+            stored.as_deref().unwrap_or_default(),
+            runtime.config.stale,
+        ));
+    }
     transport::adopt(&mut runtime);
     if let Some(c) = &cached {
         runtime.apply_remote(c);
@@ -195,12 +219,13 @@ pub(super) fn start(tag: JsValue, script_url: &str) -> Result<(), JsValue> {
 }
 
 /// Kill switch: remove the wrappers (the page's fetch and XHR are the
-/// originals again), the messages and all timers; the snippet is then gone
-/// from this page.
+/// originals again), the messages, an open survey and all timers; the
+/// snippet is then gone from this page.
 pub(super) fn kill_runtime() {
     let runtime = RUNTIME.with(|c| c.try_borrow_mut().ok().and_then(|mut r| r.take()));
-    if let Some(rt) = runtime {
+    if let Some(mut rt) = runtime {
         uninstall();
+        rt.exit.remove();
         if let Some(ui) = rt.ui {
             ui.remove();
         }
@@ -249,12 +274,56 @@ fn hooks_object() -> Result<JsValue, JsValue> {
     js_sys::Reflect::set(&hooks, &"bodyCap".into(), body_cap.as_ref())?;
     js_sys::Reflect::set(&hooks, &"end".into(), end.as_ref())?;
     js_sys::Reflect::set(&hooks, &"fail".into(), fail.as_ref())?;
+    stale_hooks(&hooks)?;
     // The hooks live as long as the page: the wrappers may call them anytime.
     start.forget();
     body_cap.forget();
     end.forget();
     fail.forget();
     Ok(hooks.into())
+}
+
+/// The stale-if-error hooks (`substitute`, `keep`, `staleFor`; see
+/// `js/shim.js`). Page-lifetime closures.
+fn stale_hooks(hooks: &js_sys::Object) -> Result<(), JsValue> {
+    let substitute = Closure::<dyn FnMut(u32, JsValue, JsValue) -> JsValue>::new(
+        |token: u32, live: JsValue, signal: JsValue| {
+            let plan = with_runtime(|rt| rt.stale_plan(token)).flatten();
+            let Some((url, wait_ms, cached)) = plan else {
+                return JsValue::UNDEFINED;
+            };
+            let cached = match cached {
+                Some(e) => js_sys::Array::of3(
+                    &JsValue::from(e.status),
+                    &JsValue::from_str(&e.headers),
+                    &JsValue::from_str(&e.body),
+                )
+                .into(),
+                None => JsValue::UNDEFINED,
+            };
+            serve_stale(&live, &url, stale::ENTRY_CAP, wait_ms, &cached, &signal)
+        },
+    );
+    let keep = Closure::<dyn FnMut(String, u16, String, String)>::new(
+        |url: String, status: u16, headers: String, body: String| {
+            with_runtime(|rt| rt.keep_stale(url, status, &headers, body));
+        },
+    );
+    let stale_for = Closure::<dyn FnMut(u16, bool) -> bool>::new(|status: u16, aborted: bool| {
+        let live = match (status, aborted) {
+            (_, true) => Live::Aborted,
+            (0, _) => Live::NetworkError,
+            (s, _) => Live::Status(s),
+        };
+        with_runtime(|rt| stale::serve_stale(live, &rt.config.error_statuses)).unwrap_or(false)
+    });
+    js_sys::Reflect::set(hooks, &"substitute".into(), substitute.as_ref())?;
+    js_sys::Reflect::set(hooks, &"keep".into(), keep.as_ref())?;
+    js_sys::Reflect::set(hooks, &"staleFor".into(), stale_for.as_ref())?;
+    substitute.forget();
+    keep.forget();
+    stale_for.forget();
+    Ok(())
 }
 
 fn install_page_listeners(window: &web_sys::Window) {
@@ -292,7 +361,10 @@ impl Runtime {
         if self.config.is_collector_url(&url) {
             return None;
         }
-        let role = rules::role_of(&self.config.rules, &method, &url, &self.page_origin)?;
+        let rule = rules::rule_of(&self.config.rules, &method, &url, &self.page_origin)?;
+        let role = rule.role;
+        let stale_url = (self.stale.is_some() && stale::eligible(role, &method, rule.stale))
+            .then(|| url.clone());
         let sku = rules::split_url(&url)
             .and_then(|u| sku::from_path(&self.config.sku_rules, u.path))
             .or_else(|| {
@@ -315,6 +387,7 @@ impl Runtime {
                 started: page::now(),
                 stalled: false,
                 sku,
+                stale_url,
                 _stall: stall,
             },
         ));
@@ -322,6 +395,37 @@ impl Runtime {
             self.funnel_event(e);
         }
         Some(token)
+    }
+
+    /// For a call eligible for stale-if-error: its URL, the wait before a
+    /// kept copy stands in for a pending call (the role's stall threshold),
+    /// and the fresh kept copy, if any.
+    fn stale_plan(&self, token: u32) -> Option<(String, u32, Option<Entry>)> {
+        let (_, p) = self.pending.iter().find(|(t, _)| *t == token)?;
+        let url = p.stale_url.clone()?;
+        let cached = self.stale.as_ref()?.get(&url, page::now() as u64).cloned();
+        Some((url, self.config.stall_ms[idx(p.role)], cached))
+    }
+
+    /// Keep a good live response for stale-if-error (memory and
+    /// sessionStorage).
+    fn keep_stale(&mut self, url: String, status: u16, headers: &str, body: String) {
+        let Some(cache) = &mut self.stale else {
+            return;
+        };
+        if !stale::keepable(status, body.len()) {
+            return;
+        }
+        cache.keep(Entry {
+            url,
+            stored_ms: page::now() as u64,
+            status,
+            headers: stale::replay_headers(headers),
+            body,
+        });
+        if let Some(s) = page::session_storage() {
+            let _ = s.set_item(STALE_KEY, &cache.to_stored());
+        }
     }
 
     /// Bytes of response body the shim may read (from a clone) for `token`.

@@ -87,6 +87,22 @@ impl ExitSurvey {
     }
 }
 
+impl ExitSurvey {
+    /// Kill switch: take an open survey off the page (no event: the
+    /// snippet is going away), giving focus back to where it was.
+    pub(super) fn remove(&mut self) {
+        if let Some(m) = self.modal.take() {
+            m.host.remove();
+            if let Some(f) = &m.return_focus {
+                let _ = f.focus();
+            }
+            // Listeners may be running right now: drop them after this turn.
+            Timeout::new(0, move || drop(m)).forget();
+        }
+        self.idle = None;
+    }
+}
+
 fn storage_get(local: bool, key: &str) -> Option<String> {
     let w = web_sys::window()?;
     let s = if local {
