@@ -28,6 +28,8 @@ pub struct Config {
     pub ingest: IngestConfig,
     /// Signals, detection and notifications.
     pub signals: crate::signals::SignalsConfig,
+    /// Cart recovery emails (`[recovery]`).
+    pub recovery: crate::recovery::RecoveryConfig,
     /// Total time a client has to send a request body, counted from when the
     /// request reached the router; then 408 (slow-loris defence, see
     /// [`crate::http::deadline`]). Default 10 s: a 256 KiB batch over a slow
@@ -106,6 +108,7 @@ impl Default for Config {
             snippet_dir: PathBuf::from("dist/snippet"),
             ingest: IngestConfig::default(),
             signals: crate::signals::SignalsConfig::default(),
+            recovery: crate::recovery::RecoveryConfig::default(),
             body_deadline: Duration::from_secs(10),
             log_json: false,
             trusted_proxies: Vec::new(),
@@ -152,6 +155,7 @@ impl fmt::Debug for Config {
                 "metrics_token",
                 &self.metrics_token.as_ref().map(|_| "[redacted]"),
             )
+            .field("recovery", &self.recovery)
             .finish()
     }
 }

@@ -15,7 +15,7 @@
 //! - [`signals`]: session model, rollups, the signals engine (leader only).
 //! - [`detect`]: the pure spike detector and the traffic generator.
 //! - [`notify`]: notifiers (PagerDuty, Opsgenie, Slack, webhook) and the outbox.
-//! - [`recovery`]: recovery email templates, signed tokens, unsubscribe headers, CSV export.
+//! - [`recovery`]: cart recovery: config, per-site settings, templates, tokens, the SMTP mailer, CSV export.
 //! - [`state`]: the shared application state.
 //! - [`metrics`]: process-wide Prometheus metrics (`GET /metrics`).
 
@@ -51,6 +51,29 @@ pub async fn serve(
         let holder = format!("{}-{}", std::process::id(), keys::new_site_key());
         signals::engine::Engine::spawn(db.clone(), config.signals.clone(), holder)
     });
+    let mailer = if config.recovery.enabled {
+        let public_url = config
+            .recovery
+            .public_url
+            .clone()
+            .or_else(|| config.signals.public_url.clone())
+            .unwrap_or_else(|| {
+                format!(
+                    "http://{}",
+                    listener.local_addr().map_or(config.listen, |a| a)
+                )
+            });
+        let mailer = recovery::mailer::Mailer::new(
+            db.clone(),
+            config.recovery.clone(),
+            &config.data_dir,
+            public_url,
+        )
+        .await?;
+        Some(recovery::mailer::MailerTask::spawn(mailer))
+    } else {
+        None
+    };
     let (state, writer) = AppState::start(db, config);
     let app = http::app(state.clone());
     tracing::info!(addr = %listener.local_addr()?, "collector listening");
@@ -66,6 +89,9 @@ pub async fn serve(
     writer.finish().await;
     if let Some(engine) = engine {
         engine.stop().await;
+    }
+    if let Some(mailer) = mailer {
+        mailer.stop().await;
     }
     tracing::info!("collector stopped");
     Ok(())

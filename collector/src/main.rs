@@ -18,7 +18,7 @@ struct Cli {
 #[derive(Subcommand, Debug)]
 enum Command {
     /// Run the collector.
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Manage sites.
     #[command(subcommand)]
     Site(SiteCommand),
@@ -70,6 +70,88 @@ struct ServeArgs {
     db: DbArgs,
     #[command(flatten)]
     signals: SignalsArgs,
+    #[command(flatten)]
+    recovery: RecoveryArgs,
+}
+
+/// Command-line overrides of `[recovery]` (the file and
+/// `STEADYCART_RECOVERY_<KEY>` variables set every option).
+#[derive(Args)]
+struct RecoveryArgs {
+    /// Delay between a consented survey answer and its recovery email, ms (default 3600000).
+    #[arg(long)]
+    recovery_delay_ms: Option<u64>,
+    /// At most one recovery email per contact within this period, ms (default 7 days).
+    #[arg(long)]
+    recovery_period_ms: Option<u64>,
+    /// Hold recovery emails while the site has an open incident.
+    #[arg(long)]
+    recovery_wait_for_resolution: bool,
+    /// First retry delay after an SMTP failure, ms (default 30000; doubles up to 1 h).
+    #[arg(long)]
+    recovery_min_backoff_ms: Option<u64>,
+    /// Mailer tick, ms (default 1000).
+    #[arg(long)]
+    recovery_tick_ms: Option<u64>,
+    /// SMTP server URL: smtp://host:25, smtp://host:587?tls=required (STARTTLS), smtps://host:465.
+    /// Without it, emails are written as .eml files into the data dir.
+    #[arg(long)]
+    smtp_url: Option<String>,
+    /// SMTP user name.
+    #[arg(long)]
+    smtp_username: Option<String>,
+    /// SMTP password (prefer the environment variable).
+    #[arg(long)]
+    smtp_password: Option<String>,
+    /// Directory for .eml files when no SMTP server is set (default <data dir>/recovery-mail).
+    #[arg(long)]
+    recovery_mail_dir: Option<PathBuf>,
+    /// Secret signing recovery and unsubscribe links (default: one kept in the database).
+    #[arg(long)]
+    recovery_token_secret: Option<String>,
+    /// Public base URL for unsubscribe links (default: --public-url).
+    #[arg(long)]
+    recovery_public_url: Option<String>,
+    /// Don't send recovery emails from this instance.
+    #[arg(long)]
+    recovery_disabled: bool,
+}
+
+impl std::fmt::Debug for RecoveryArgs {
+    // Secrets stay out of debug output; the applied config is logged redacted.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("RecoveryArgs { .. }")
+    }
+}
+
+impl RecoveryArgs {
+    fn apply(self, c: &mut steadycart_collector::recovery::RecoveryConfig) {
+        use std::time::Duration;
+        let ms = Duration::from_millis;
+        if let Some(v) = self.recovery_delay_ms {
+            c.delay = ms(v);
+        }
+        if let Some(v) = self.recovery_period_ms {
+            c.period = ms(v);
+        }
+        if let Some(v) = self.recovery_min_backoff_ms {
+            c.min_backoff = ms(v.max(1));
+        }
+        if let Some(v) = self.recovery_tick_ms {
+            c.tick = ms(v.max(10));
+        }
+        c.wait_for_resolution |= self.recovery_wait_for_resolution;
+        c.smtp_url = self.smtp_url.or(c.smtp_url.take());
+        c.smtp_username = self.smtp_username.or(c.smtp_username.take());
+        c.smtp_password = self.smtp_password.or(c.smtp_password.take());
+        c.mail_dir = self
+            .recovery_mail_dir
+            .map(|p| p.display().to_string())
+            .or(c.mail_dir.take());
+        c.token_secret = self.recovery_token_secret.or(c.token_secret.take());
+        c.public_url = self.recovery_public_url.or(c.public_url.take());
+        c.enabled = c.enabled && !self.recovery_disabled;
+    }
 }
 
 /// `[signals]` settings that are commonly overridden (defaults in
@@ -197,6 +279,7 @@ async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     match cli.command {
         Command::Serve(args) => {
+            let args = *args;
             let mut config = args.db.load()?;
             if let Some(listen) = args.listen {
                 config.listen = listen;
@@ -206,6 +289,7 @@ async fn main() -> anyhow::Result<()> {
             }
             config.log_json |= args.log_json;
             args.signals.apply(&mut config.signals);
+            args.recovery.apply(&mut config.recovery);
             init_tracing(config.log_json);
             tracing::info!(?config, "starting");
             let listener = tokio::net::TcpListener::bind(config.listen)

@@ -178,6 +178,21 @@ both_backends!(
                 Some(r#"{"min_trials":8}"#.into()),
                 200,
             ),
+            ("GET", format!("{base}/recovery/contacts"), None, 200),
+            ("GET", format!("{base}/recovery/contacts.csv"), None, 200),
+            (
+                "PUT",
+                format!("{base}/recovery/settings"),
+                Some(r#"{"shop_name":"A","from":"a@shop.example","recovery_url":"https://shop.example/c?t={token}"}"#.into()),
+                200,
+            ),
+            ("GET", format!("{base}/recovery/settings"), None, 200),
+            (
+                "POST",
+                format!("{base}/recovery/erase"),
+                Some(r#"{"email":"nobody@example.com"}"#.into()),
+                200,
+            ),
             // Last: it removes A's notifier.
             ("DELETE", format!("{base}/notifiers/{not_a}"), None, 204),
         ];

@@ -10,7 +10,9 @@
 //! - [`transport`]: delivery to the collector (original fetch, beacon).
 //! - [`store`]: this page's localStorage record and adoption of orphans.
 //! - [`page`]: page-level listeners and browser helpers.
+//! - [`cart`]: cart snapshots read from the cart rule's JSON responses.
 
+mod cart;
 mod page;
 mod remote;
 mod runtime;

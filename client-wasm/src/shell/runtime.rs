@@ -250,6 +250,15 @@ fn hooks_object() -> Result<JsValue, JsValue> {
     let end =
         Closure::<dyn FnMut(u32, u16, JsValue)>::new(|token: u32, status: u16, body: JsValue| {
             with_runtime(|rt| {
+                let is_cart = rt
+                    .pending
+                    .iter()
+                    .any(|(t, p)| *t == token && p.role == Role::Cart);
+                if is_cart && (200..300).contains(&status) && !body.is_undefined() {
+                    if let Some(snap) = super::cart::snapshot(&body) {
+                        rt.record(EventBody::CartSnapshot(snap));
+                    }
+                }
                 let app_error = (200..300).contains(&status)
                     && rt.config.app_error_field.as_deref().is_some_and(|f| {
                         !body.is_undefined() && page::json_field(&body, f).is_some()
@@ -429,12 +438,12 @@ impl Runtime {
     }
 
     /// Bytes of response body the shim may read (from a clone) for `token`.
+    /// Cart responses are read too, for cart snapshots.
     fn body_cap(&self, token: u32) -> u32 {
-        match (
-            &self.config.app_error_field,
-            self.pending.iter().any(|(t, _)| *t == token),
-        ) {
-            (Some(_), true) => config::APP_ERROR_BODY_CAP,
+        match self.pending.iter().find(|(t, _)| *t == token) {
+            Some((_, p)) if self.config.app_error_field.is_some() || p.role == Role::Cart => {
+                config::APP_ERROR_BODY_CAP
+            }
             _ => 0,
         }
     }

@@ -6,7 +6,8 @@
 //! `STEADYCART_INGEST_MAX_BODY_BYTES=524288`,
 //! `STEADYCART_SIGNALS_DETECTOR_ALPHA=1e-5`), then command-line flags.
 //!
-//! The file has one table per concern — `[server]`, `[ingest]`, `[signals]`
+//! The file has one table per concern — `[server]`, `[ingest]`, `[signals]`,
+//! `[recovery]`
 //! (and more as features add theirs). Unknown keys are errors, so a typo never
 //! silently leaves a default in force. Durations are strings (`"10s"`,
 //! `"500ms"`, `"7days"`); optional strings are `""` when unset.
@@ -65,6 +66,8 @@ pub struct ConfigFile {
     pub ingest: IngestConfig,
     /// `[signals]`.
     pub signals: SignalsConfig,
+    /// `[recovery]`.
+    pub recovery: crate::recovery::RecoveryConfig,
 }
 
 /// `[server]`: where the collector listens, stores and logs.
@@ -119,6 +122,7 @@ impl From<Config> for ConfigFile {
             },
             ingest: c.ingest,
             signals: c.signals,
+            recovery: c.recovery,
         }
     }
 }
@@ -136,6 +140,7 @@ impl From<ConfigFile> for Config {
             metrics_token: f.server.metrics_token,
             ingest: f.ingest,
             signals: f.signals,
+            recovery: f.recovery,
         }
     }
 }

@@ -9,6 +9,8 @@
 //! - [`incident_view`]: the server-rendered incident page (admin).
 //! - [`detector`]: per-site detector tuning (admin).
 //! - [`survey`]: exit-survey answers and consent (admin).
+//! - [`recovery`]: recovery contacts export, erasure, settings (admin).
+//! - [`unsubscribe`]: public unsubscribe and recovery links from emails.
 //! - [`remote_config`]: public `GET /v1/config` and the admin crisis switches.
 //! - [`snippet`]: the built snippet files under `/snippet/`.
 //! - [`health`]: `/healthz` and `/readyz`.
@@ -30,9 +32,11 @@ pub mod incidents;
 pub mod ingest;
 pub mod metrics;
 pub mod openapi;
+pub mod recovery;
 pub mod remote_config;
 pub mod snippet;
 pub mod survey;
+pub mod unsubscribe;
 
 use axum::{middleware, Router};
 
@@ -52,6 +56,8 @@ pub fn app(state: AppState) -> Router {
         .merge(detector::router())
         .merge(health::router())
         .merge(remote_config::router())
+        .merge(recovery::router())
+        .merge(unsubscribe::router())
         .merge(snippet::router(&snippet_dir))
         .merge(metrics::router())
         .merge(openapi::router())

@@ -33,7 +33,8 @@ pub struct ExportRow {
     pub items: String,
     /// Why the shopper left: the survey answer and the trouble that hit them.
     pub reason: String,
-    /// `pending`, `emailed`, `recovered` (completed checkout later) or `suppressed`.
+    /// `pending`, `emailed`, `recovered` (completed checkout later) or
+    /// `bounced` (the address was refused); unsubscribed contacts are deleted.
     pub status: String,
 }
 

@@ -1,17 +1,27 @@
-//! Cart recovery: the pure building blocks of recovery emails and the
-//! marketing export.
+//! Cart recovery: recovery emails to shoppers who left a broken checkout
+//! with consent, one-click unsubscribe, and the marketing export.
 //!
-//! Everything here is free of I/O so it is unit-tested natively; the
-//! contacts table, the outbox and the SMTP sender build on it.
+//! Contacts, cart snapshots and the outbox rows are written by the event
+//! writer ([`crate::store::recovery`]); the [`mailer`] sends due emails;
+//! the HTTP side is [`crate::http::recovery`] (admin export, erasure,
+//! settings) and [`crate::http::unsubscribe`] (public links).
 //!
 //! # Layout
+//! - [`config`]: the `[recovery]` settings (delay, period, SMTP, retention).
+//! - [`settings`]: per-site settings (sender, shop name, link, templates).
 //! - [`template`]: per-site, localized subject/text/HTML templates with the
 //!   cart summary; shopper strings are HTML-escaped.
 //! - [`token`]: signed, expiring recovery and unsubscribe tokens (HMAC-SHA256).
 //! - [`headers`]: RFC 8058 one-click unsubscribe headers and Message-IDs.
 //! - [`export_csv`]: the CSV export with formula-injection neutralisation.
+//! - [`mailer`]: the outbox sender (SMTP via lettre, or `.eml` files).
 
+pub mod config;
 pub mod export_csv;
 pub mod headers;
+pub mod mailer;
+pub mod settings;
 pub mod template;
 pub mod token;
+
+pub use config::RecoveryConfig;

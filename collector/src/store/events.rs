@@ -63,12 +63,14 @@ impl Db {
                     .collect();
                 inserted += new.len() as u64;
                 for r in chunk {
-                    if r.kind != "survey_answered" || !new.contains(&(r.site_id, r.event_id.clone())) {
+                    let relevant = matches!(r.kind, "survey_answered" | "cart_snapshot" | "checkout_completed");
+                    if !relevant || !new.contains(&(r.site_id, r.event_id.clone())) {
                         continue;
                     }
                     if let Some(answer) = super::survey::AnswerRow::from_event_row(r) {
                         super::survey::insert_answer!(tx, r, answer);
                     }
+                    super::recovery::recovery_effects!(tx, r);
                 }
             }
             tx.commit().await?;

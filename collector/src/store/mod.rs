@@ -10,10 +10,12 @@
 //! - [`survey`]: exit-survey answers with consent (written with their event).
 //! - [`site_config`]: remote site configuration documents.
 //! - [`detector`]: per-site detector overrides.
+//! - [`recovery`]: cart snapshots, recovery contacts, suppressions, export, erasure.
 
 pub mod detector;
 pub mod drops;
 pub mod events;
+pub mod recovery;
 pub mod site_config;
 pub mod sites;
 pub mod survey;

@@ -1,0 +1,517 @@
+//! The recovery mailer: claims due rows of `recovery_outbox` (written by
+//! the event writer with the survey answer, see
+//! [`crate::store::recovery`]) — `FOR UPDATE SKIP LOCKED` on PostgreSQL, so
+//! several collector instances never claim the same row — renders the
+//! site's template and sends it over SMTP with lettre, or writes it as an
+//! `.eml` file when no SMTP server is configured.
+//!
+//! A row is due `delay` after the answer. Before sending, the mailer
+//! re-checks what may have changed: the session completed checkout, the
+//! address unsubscribed, the contact got an email within `period`, or
+//! (with `wait_for_resolution`) the site still has an open incident.
+//! Temporary SMTP failures (connection refused, 4xx) are retried with
+//! exponential backoff up to `max_attempts`; permanent rejections (5xx)
+//! are recorded on the row (`failed`) and the contact (`bounced`), never
+//! retried. Error text is stored and logged with addresses scrubbed.
+
+use std::{path::PathBuf, time::Duration};
+
+use lettre::{
+    message::{
+        header::{HeaderName, HeaderValue},
+        Mailbox, MultiPart,
+    },
+    transport::smtp::authentication::Credentials,
+    AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor,
+};
+use sqlx::Row;
+use steadycart_protocol::cart::CartItem;
+use tokio::{sync::watch, task::JoinHandle};
+
+use super::{
+    config::RecoveryConfig,
+    headers::{list_unsubscribe, message_id, LIST_UNSUBSCRIBE_POST},
+    settings::SiteSettings,
+    template::{CartLine, EmailContext},
+    token::{Claims, Purpose, TokenSigner},
+};
+use crate::store::{on_pool, Db, StoreError};
+
+/// Rows claimed per round.
+const CLAIM: i64 = 10;
+
+/// Why the mailer could not be set up.
+#[derive(Debug, thiserror::Error)]
+pub enum MailerError {
+    /// The SMTP URL is not usable.
+    #[error("invalid SMTP URL: {0}")]
+    SmtpUrl(String),
+    /// The database failed (loading the signing secret).
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Where emails go.
+#[derive(Clone)]
+enum Delivery {
+    Smtp(AsyncSmtpTransport<Tokio1Executor>),
+    Files(PathBuf),
+}
+
+/// The directory `.eml` files are written to.
+pub fn mail_dir(cfg: &RecoveryConfig, data_dir: &std::path::Path) -> PathBuf {
+    cfg.mail_dir
+        .as_ref()
+        .map_or_else(|| data_dir.join("recovery-mail"), PathBuf::from)
+}
+
+/// The `.eml` file of outbox row `outbox_id` of `site_id`.
+pub fn eml_path(dir: &std::path::Path, site_id: i64, outbox_id: i64) -> PathBuf {
+    dir.join(format!("recovery-{site_id}-{outbox_id}.eml"))
+}
+
+/// The signer of recovery and unsubscribe links: the configured secret, or
+/// the database's.
+pub async fn signer(db: &Db, cfg: &RecoveryConfig) -> Result<TokenSigner, StoreError> {
+    Ok(match &cfg.token_secret {
+        Some(s) if !s.is_empty() => TokenSigner::new(s.as_bytes().to_vec()),
+        _ => TokenSigner::new(db.recovery_secret(crate::now_ms()).await?),
+    })
+}
+
+/// Replace every word containing `@` (addresses, as SMTP replies echo
+/// them) so error text can be stored and logged.
+pub fn scrub(text: &str) -> String {
+    text.split(' ')
+        .map(|w| if w.contains('@') { "[address]" } else { w })
+        .collect::<Vec<_>>()
+        .join(" ")
+        .chars()
+        .take(500)
+        .collect()
+}
+
+/// `HH:MM UTC` of a ms timestamp.
+pub fn clock_utc(ms: i64) -> String {
+    let secs = ms.div_euclid(1000).rem_euclid(86_400);
+    format!("{:02}:{:02} UTC", secs / 3600, secs % 3600 / 60)
+}
+
+/// What became of one row.
+#[derive(Debug, PartialEq)]
+enum Outcome {
+    Sent(String),
+    Retry(String),
+    Reject(String),
+    Cancel(&'static str),
+    Postpone(Duration, &'static str),
+}
+
+#[derive(Debug)]
+struct Claimed {
+    id: i64,
+    site_id: i64,
+    contact_id: i64,
+    session_id: String,
+    attempts: i64,
+}
+
+/// Sends due recovery emails.
+#[derive(Clone)]
+pub struct Mailer {
+    db: Db,
+    cfg: RecoveryConfig,
+    delivery: Delivery,
+    signer: TokenSigner,
+    public_url: String,
+}
+
+impl std::fmt::Debug for Mailer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Mailer")
+            .field("cfg", &self.cfg)
+            .field("public_url", &self.public_url)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Mailer {
+    /// A mailer on `db`; unsubscribe links start with `public_url`.
+    pub async fn new(
+        db: Db,
+        cfg: RecoveryConfig,
+        data_dir: &std::path::Path,
+        public_url: String,
+    ) -> Result<Mailer, MailerError> {
+        let delivery = match &cfg.smtp_url {
+            Some(url) if !url.is_empty() => {
+                let mut b = AsyncSmtpTransport::<Tokio1Executor>::from_url(url)
+                    .map_err(|e| MailerError::SmtpUrl(scrub(&e.to_string())))?;
+                if cfg.smtp_username.is_some() || cfg.smtp_password.is_some() {
+                    let parsed = url::Url::parse(url).ok();
+                    let user = cfg.smtp_username.clone().unwrap_or_else(|| {
+                        parsed
+                            .as_ref()
+                            .map(|u| u.username().to_string())
+                            .unwrap_or_default()
+                    });
+                    let pass = cfg.smtp_password.clone().unwrap_or_else(|| {
+                        parsed
+                            .as_ref()
+                            .and_then(|u| u.password().map(String::from))
+                            .unwrap_or_default()
+                    });
+                    b = b.credentials(Credentials::new(user, pass));
+                }
+                Delivery::Smtp(b.timeout(Some(cfg.smtp_timeout)).build())
+            }
+            _ => Delivery::Files(mail_dir(&cfg, data_dir)),
+        };
+        let signer = signer(&db, &cfg).await?;
+        Ok(Mailer {
+            db,
+            cfg,
+            delivery,
+            signer,
+            public_url: public_url.trim_end_matches('/').to_string(),
+        })
+    }
+
+    async fn claim(&self, now: i64) -> Result<Vec<Claimed>, StoreError> {
+        const DUE: &str = "o.status = 'queued' AND o.next_attempt_at <= $1 AND o.created_at <= $4 AND o.claimed_until <= $1";
+        let lock = match self.db {
+            Db::Postgres(_) => " FOR UPDATE SKIP LOCKED",
+            // SQLite has one writer at a time: the UPDATE itself is the lock.
+            Db::Sqlite(_) => "",
+        };
+        let sql = format!(
+            "UPDATE recovery_outbox SET claimed_until = $2, attempts = attempts + 1 WHERE id IN \
+             (SELECT o.id FROM recovery_outbox o WHERE {DUE} ORDER BY o.id LIMIT $3{lock}) \
+             RETURNING id, site_id, contact_id, session_id, attempts"
+        );
+        let hold = (self.cfg.smtp_timeout * 2).as_millis() as i64 + 30_000;
+        let due_before = now - self.cfg.delay.as_millis() as i64;
+        let mut rows = on_pool!(&self.db, pool => sqlx::query(&sql).bind(now).bind(now + hold).bind(CLAIM).bind(due_before)
+            .fetch_all(pool).await?.iter().map(|r| Ok(Claimed {
+                id: r.try_get("id")?,
+                site_id: r.try_get("site_id")?,
+                contact_id: r.try_get("contact_id")?,
+                session_id: r.try_get("session_id")?,
+                attempts: r.try_get("attempts")?,
+            })).collect::<Result<Vec<_>, sqlx::Error>>()?);
+        rows.sort_by_key(|c| c.id);
+        Ok(rows)
+    }
+
+    /// Send every due email. Returns how many were sent.
+    pub async fn deliver_due(&self, now: i64) -> Result<usize, StoreError> {
+        let mut sent = 0;
+        loop {
+            let batch = self.claim(now).await?;
+            if batch.is_empty() {
+                return Ok(sent);
+            }
+            for c in batch {
+                let outcome = self.attempt(&c).await?;
+                if matches!(outcome, Outcome::Sent(_)) {
+                    sent += 1;
+                }
+                self.record(&c, outcome).await?;
+            }
+        }
+    }
+
+    async fn record(&self, c: &Claimed, outcome: Outcome) -> Result<(), StoreError> {
+        let now = crate::now_ms();
+        let db = &self.db;
+        match outcome {
+            Outcome::Sent(mid) => {
+                tracing::info!(outbox = c.id, site_id = c.site_id, "recovery email sent");
+                on_pool!(db, pool => {
+                    let mut tx = pool.begin().await?;
+                    sqlx::query("UPDATE recovery_outbox SET status = 'sent', done_at = $2, message_id = $3, last_error = NULL WHERE id = $1")
+                        .bind(c.id).bind(now).bind(&mid).execute(&mut *tx).await?;
+                    sqlx::query("UPDATE recovery_contacts SET last_emailed_at = $2, updated_at = $2, \
+                                 status = CASE WHEN status = 'recovered' THEN status ELSE 'emailed' END WHERE id = $1")
+                        .bind(c.contact_id).bind(now).execute(&mut *tx).await?;
+                    tx.commit().await?;
+                });
+            }
+            Outcome::Retry(error) if (c.attempts as u32) < self.cfg.max_attempts => {
+                let wait = self.cfg.backoff(c.attempts as u32);
+                tracing::warn!(outbox = c.id, attempts = c.attempts, error = %error, "recovery email not sent; will retry");
+                on_pool!(db, pool => { sqlx::query("UPDATE recovery_outbox SET next_attempt_at = $2, claimed_until = 0, last_error = $3 WHERE id = $1")
+                    .bind(c.id).bind(now + wait.as_millis() as i64).bind(&error).execute(pool).await?; });
+            }
+            Outcome::Retry(error) | Outcome::Reject(error) => {
+                tracing::error!(outbox = c.id, attempts = c.attempts, error = %error, "recovery email given up");
+                on_pool!(db, pool => {
+                    let mut tx = pool.begin().await?;
+                    sqlx::query("UPDATE recovery_outbox SET status = 'failed', done_at = $2, last_error = $3 WHERE id = $1")
+                        .bind(c.id).bind(now).bind(&error).execute(&mut *tx).await?;
+                    sqlx::query("UPDATE recovery_contacts SET status = 'bounced', updated_at = $2 WHERE id = $1 AND status = 'pending'")
+                        .bind(c.contact_id).bind(now).execute(&mut *tx).await?;
+                    tx.commit().await?;
+                });
+            }
+            Outcome::Cancel(why) => {
+                tracing::info!(outbox = c.id, why, "recovery email cancelled");
+                on_pool!(db, pool => { sqlx::query("UPDATE recovery_outbox SET status = 'cancelled', done_at = $2, last_error = $3 WHERE id = $1")
+                    .bind(c.id).bind(now).bind(why).execute(pool).await?; });
+            }
+            Outcome::Postpone(after, why) => {
+                // Not a failed attempt: give the attempt back.
+                on_pool!(db, pool => { sqlx::query("UPDATE recovery_outbox SET next_attempt_at = $2, claimed_until = 0, attempts = attempts - 1, last_error = $3 WHERE id = $1")
+                    .bind(c.id).bind(now + after.as_millis() as i64).bind(why).execute(pool).await?; });
+            }
+        }
+        Ok(())
+    }
+
+    async fn attempt(&self, c: &Claimed) -> Result<Outcome, StoreError> {
+        let now = crate::now_ms();
+        let db = &self.db;
+        let contact = on_pool!(db, pool => sqlx::query("SELECT c.email, c.trouble_at, c.last_emailed_at, s.name AS site_name, \
+                 (SELECT settings FROM recovery_settings r WHERE r.site_id = c.site_id) AS settings \
+                 FROM recovery_contacts c JOIN sites s ON s.id = c.site_id WHERE c.id = $1")
+            .bind(c.contact_id).fetch_optional(pool).await?
+            .map(|r| -> Result<(String, i64, Option<i64>, Option<String>), sqlx::Error> {
+                Ok((r.try_get("email")?, r.try_get("trouble_at")?, r.try_get("last_emailed_at")?, r.try_get("settings")?))
+            }).transpose()?);
+        let Some((email, trouble_at, last_emailed_at, settings)) = contact else {
+            return Ok(Outcome::Cancel("contact removed"));
+        };
+        let Some(settings) = settings.and_then(|s| serde_json::from_str::<SiteSettings>(&s).ok())
+        else {
+            return Ok(Outcome::Postpone(
+                self.cfg.max_backoff,
+                "site has no recovery settings",
+            ));
+        };
+        if !settings.enabled {
+            return Ok(Outcome::Cancel("recovery emails disabled for the site"));
+        }
+        let completed = on_pool!(db, pool => sqlx::query("SELECT 1 AS x FROM events WHERE site_id = $1 AND session_id = $2 AND kind = 'checkout_completed' LIMIT 1")
+            .bind(c.site_id).bind(&c.session_id).fetch_optional(pool).await?.is_some());
+        if completed {
+            return Ok(Outcome::Cancel("checkout completed"));
+        }
+        if db.recovery_is_suppressed(c.site_id, &email).await? {
+            return Ok(Outcome::Cancel("unsubscribed"));
+        }
+        if last_emailed_at.is_some_and(|t| now - t < self.cfg.period.as_millis() as i64) {
+            return Ok(Outcome::Cancel("already emailed within the period"));
+        }
+        if self.cfg.wait_for_resolution {
+            let open = on_pool!(db, pool => sqlx::query("SELECT 1 AS x FROM incidents WHERE site_id = $1 AND status = 'open' LIMIT 1")
+                .bind(c.site_id).fetch_optional(pool).await?.is_some());
+            if open {
+                return Ok(Outcome::Postpone(
+                    self.cfg.tick.max(Duration::from_millis(200)) * 5,
+                    "waiting for the incident to resolve",
+                ));
+            }
+        }
+        let cart = on_pool!(db, pool => sqlx::query("SELECT items, currency FROM session_carts WHERE site_id = $1 AND session_id = $2")
+            .bind(c.site_id).bind(&c.session_id).fetch_optional(pool).await?
+            .map(|r| -> Result<(String, Option<String>), sqlx::Error> { Ok((r.try_get("items")?, r.try_get("currency")?)) })
+            .transpose()?);
+        let (items, currency) = match cart {
+            Some((items, currency)) => (
+                serde_json::from_str::<Vec<CartItem>>(&items).unwrap_or_default(),
+                currency,
+            ),
+            None => (Vec::new(), None),
+        };
+        let recover = self.signer.sign(&Claims {
+            purpose: Purpose::Recover,
+            site_id: c.site_id,
+            contact_id: c.contact_id,
+            expires_ms: Some(now + self.cfg.link_ttl.as_millis() as i64),
+        });
+        let unsubscribe = self.signer.sign(&Claims {
+            purpose: Purpose::Unsubscribe,
+            site_id: c.site_id,
+            contact_id: c.contact_id,
+            expires_ms: None,
+        });
+        let unsubscribe_url = format!("{}/v1/unsubscribe/{unsubscribe}", self.public_url);
+        let ctx = EmailContext {
+            shop_name: settings.shop_name.clone(),
+            trouble_time: clock_utc(trouble_at),
+            cart: items
+                .iter()
+                .map(|i| CartLine {
+                    name: i
+                        .name
+                        .clone()
+                        .or_else(|| i.sku.clone())
+                        .unwrap_or_else(|| "item".into()),
+                    quantity: i.qty,
+                    unit_price_minor: i.unit_price_minor,
+                })
+                .collect(),
+            currency,
+            recovery_url: settings.recovery_link(&recover),
+            unsubscribe_url: unsubscribe_url.clone(),
+            postal_address: settings.postal_address.clone(),
+        };
+        let mail = settings.template().render(&ctx, settings.locale());
+        let mid = message_id(c.site_id, c.id, &settings.from);
+        let message = match build_message(&settings, &email, &mail, &mid, &unsubscribe_url) {
+            Ok(m) => m,
+            Err(e) => return Ok(Outcome::Reject(scrub(&e))),
+        };
+        Ok(match &self.delivery {
+            // The whole conversation is bounded: a server that stops
+            // answering mid-way must not hold the mailer.
+            Delivery::Smtp(smtp) => {
+                match tokio::time::timeout(self.cfg.smtp_timeout, smtp.send(message)).await {
+                    Ok(Ok(_)) => Outcome::Sent(mid),
+                    Ok(Err(e)) if e.is_permanent() => Outcome::Reject(scrub(&format!("SMTP: {e}"))),
+                    Ok(Err(e)) => Outcome::Retry(scrub(&format!("SMTP: {e}"))),
+                    Err(_) => Outcome::Retry("SMTP: no answer within the timeout".into()),
+                }
+            }
+            Delivery::Files(dir) => match write_eml(dir, c.site_id, c.id, &message).await {
+                Ok(()) => Outcome::Sent(mid),
+                Err(e) => Outcome::Retry(format!("writing .eml: {}", e.kind())),
+            },
+        })
+    }
+}
+
+fn build_message(
+    settings: &SiteSettings,
+    to: &str,
+    mail: &super::template::RenderedEmail,
+    mid: &str,
+    unsubscribe_url: &str,
+) -> Result<Message, String> {
+    let from: Mailbox = settings
+        .from
+        .parse()
+        .map_err(|_| "invalid sender".to_string())?;
+    let to: Mailbox = to
+        .parse()
+        .map_err(|_| "invalid recipient address".to_string())?;
+    let mut b = Message::builder()
+        .from(from)
+        .to(to)
+        .subject(mail.subject.clone())
+        .message_id(Some(mid.to_string()));
+    if let Some(r) = &settings.reply_to {
+        b = b.reply_to(r.parse().map_err(|_| "invalid reply-to".to_string())?);
+    }
+    let mut message = b
+        .multipart(MultiPart::alternative_plain_html(
+            mail.text.clone(),
+            mail.html.clone(),
+        ))
+        .map_err(|e| e.to_string())?;
+    let list = list_unsubscribe(unsubscribe_url).map_err(|e| e.to_string())?;
+    let headers = message.headers_mut();
+    headers.insert_raw(HeaderValue::new(
+        HeaderName::new_from_ascii_str("List-Unsubscribe"),
+        list,
+    ));
+    headers.insert_raw(HeaderValue::new(
+        HeaderName::new_from_ascii_str("List-Unsubscribe-Post"),
+        LIST_UNSUBSCRIBE_POST.into(),
+    ));
+    Ok(message)
+}
+
+async fn write_eml(
+    dir: &std::path::Path,
+    site_id: i64,
+    id: i64,
+    message: &Message,
+) -> std::io::Result<()> {
+    tokio::fs::create_dir_all(dir).await?;
+    let path = eml_path(dir, site_id, id);
+    let tmp = path.with_extension("eml.tmp");
+    tokio::fs::write(&tmp, message.formatted()).await?;
+    tokio::fs::rename(&tmp, &path).await
+}
+
+/// The running mailer loop. Dropping it stops the task; [`MailerTask::stop`]
+/// also waits for it.
+#[must_use = "the mailer stops when dropped"]
+#[derive(Debug)]
+pub struct MailerTask {
+    stop: watch::Sender<bool>,
+    handle: Option<JoinHandle<()>>,
+}
+
+impl MailerTask {
+    /// Run `mailer` every `tick` until stopped; prune old contacts hourly.
+    pub fn spawn(mailer: Mailer) -> MailerTask {
+        let (stop, mut stopped) = watch::channel(false);
+        let handle = tokio::spawn(async move {
+            let mut last_prune = 0i64;
+            loop {
+                let now = crate::now_ms();
+                if let Err(e) = mailer.deliver_due(now).await {
+                    tracing::error!(error = %e, "recovery mail delivery failed");
+                }
+                if now - last_prune > 3_600_000 {
+                    last_prune = now;
+                    match mailer
+                        .db
+                        .recovery_prune(now, mailer.cfg.retention.as_millis() as i64)
+                        .await
+                    {
+                        Ok(n) if n > 0 => {
+                            tracing::info!(deleted = n, "pruned old recovery contacts")
+                        }
+                        Ok(_) => {}
+                        Err(e) => tracing::error!(error = %e, "recovery contact pruning failed"),
+                    }
+                }
+                tokio::select! {
+                    _ = tokio::time::sleep(mailer.cfg.tick) => {}
+                    _ = stopped.changed() => break,
+                }
+            }
+        });
+        MailerTask {
+            stop,
+            handle: Some(handle),
+        }
+    }
+
+    /// Stop the loop and wait for it (an email being sent finishes first).
+    pub async fn stop(mut self) {
+        let _ = self.stop.send(true);
+        if let Some(h) = self.handle.take() {
+            let _ = tokio::time::timeout(Duration::from_secs(35), h).await;
+        }
+    }
+}
+
+impl Drop for MailerTask {
+    fn drop(&mut self) {
+        let _ = self.stop.send(true);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scrub_removes_addresses() {
+        assert_eq!(
+            scrub("SMTP: permanent error (550): <ann@example.com> rejected: ann@example.com"),
+            "SMTP: permanent error (550): [address] rejected: [address]"
+        );
+    }
+
+    #[test]
+    fn clock_is_utc_hours_and_minutes() {
+        assert_eq!(clock_utc(0), "00:00 UTC");
+        assert_eq!(clock_utc((14 * 3600 + 5 * 60) * 1000 + 999), "14:05 UTC");
+        assert_eq!(clock_utc(86_400_000 + 60_000), "00:01 UTC");
+    }
+}

@@ -1,0 +1,758 @@
+//! Recovery emails delivered to a real SMTP server (mailin-embedded, an
+//! SMTP protocol implementation running in the test process) on SQLite and
+//! PostgreSQL: headers (List-Unsubscribe, List-Unsubscribe-Post,
+//! Message-ID), text and HTML parts, a recovery link that verifies; the
+//! delay and a completed checkout; SMTP down then back (sent once); a
+//! permanent rejection recorded and not retried; racing instances sending
+//! each email once; `.eml` files without SMTP and their erasure; one-click
+//! unsubscribe; and logs that never contain an address.
+//!
+//! Time is an input: the tests call `Mailer::deliver_due(now)` with the
+//! clock they need instead of sleeping.
+
+mod common;
+
+use std::{
+    io,
+    net::IpAddr,
+    sync::{Arc, Mutex},
+    time::Duration,
+};
+
+use axum::{body::Body, http::Request};
+use common::*;
+use http_body_util::BodyExt;
+use mailin_embedded::{response, Handler, Response, Server, SslConfig};
+use mailparse::MailHeaderMap;
+use serde_json::{json, Value};
+use steadycart_collector::{
+    config::Config,
+    http::app,
+    recovery::{
+        mailer::{self, Mailer},
+        token::Purpose,
+        RecoveryConfig,
+    },
+    store::Db,
+    AppState,
+};
+
+// ---------------------------------------------------------------- SMTP server
+
+/// How the test SMTP server answers.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Mode {
+    Accept,
+    /// 550 to RCPT TO: the mailbox does not exist (permanent).
+    RejectRecipient,
+    /// 451 to RCPT TO: greylisting (temporary).
+    TempFail,
+}
+
+/// One message as the server received it.
+#[derive(Debug, Clone)]
+struct Received {
+    from: String,
+    to: Vec<String>,
+    data: Vec<u8>,
+}
+
+#[derive(Clone)]
+struct Inbox {
+    mails: Arc<Mutex<Vec<Received>>>,
+    rcpts: Arc<Mutex<u32>>,
+    mode: Arc<Mutex<Mode>>,
+    from: String,
+    to: Vec<String>,
+    buf: Vec<u8>,
+}
+
+impl Handler for Inbox {
+    fn mail(&mut self, _ip: IpAddr, _domain: &str, from: &str) -> Response {
+        self.from = from.to_string();
+        self.to.clear();
+        response::OK
+    }
+    fn rcpt(&mut self, to: &str) -> Response {
+        *self.rcpts.lock().unwrap() += 1;
+        let mode = *self.mode.lock().unwrap();
+        if mode == Mode::RejectRecipient {
+            return response::NO_MAILBOX;
+        }
+        if mode == Mode::TempFail {
+            return Response::custom(451, "4.7.1 Greylisted, try again later".into());
+        }
+        self.to.push(to.to_string());
+        response::OK
+    }
+    fn data_start(&mut self, _d: &str, _f: &str, _eight_bit: bool, _to: &[String]) -> Response {
+        self.buf.clear();
+        response::OK
+    }
+    fn data(&mut self, buf: &[u8]) -> io::Result<()> {
+        self.buf.extend_from_slice(buf);
+        Ok(())
+    }
+    fn data_end(&mut self) -> Response {
+        self.mails.lock().unwrap().push(Received {
+            from: self.from.clone(),
+            to: self.to.clone(),
+            data: std::mem::take(&mut self.buf),
+        });
+        response::OK
+    }
+}
+
+impl Inbox {
+    fn new() -> Inbox {
+        Inbox {
+            mails: Arc::default(),
+            rcpts: Arc::default(),
+            mode: Arc::new(Mutex::new(Mode::Accept)),
+            from: String::new(),
+            to: Vec::new(),
+            buf: Vec::new(),
+        }
+    }
+
+    /// Serve SMTP on `listener` for the rest of the test process.
+    fn serve(&self, listener: std::net::TcpListener) {
+        let mut server = Server::new(self.clone());
+        server
+            .with_name("smtp.test")
+            .with_ssl(SslConfig::None)
+            .unwrap()
+            .with_num_threads(8)
+            .with_tcp_listener(listener);
+        std::thread::spawn(move || {
+            let _ = server.serve();
+        });
+    }
+
+    fn start() -> (Inbox, String) {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("smtp://{}", listener.local_addr().unwrap());
+        let inbox = Inbox::new();
+        inbox.serve(listener);
+        (inbox, url)
+    }
+
+    fn mails(&self) -> Vec<Received> {
+        self.mails.lock().unwrap().clone()
+    }
+}
+
+// ---------------------------------------------------------------- helpers
+
+const PUBLIC: &str = "http://collector.test";
+
+fn event(id: &str, session: &str, body: Value) -> Value {
+    let mut e = json!({"id": format!("{id:0>32}"), "ts": now_ms(), "session": session, "page": "/checkout"});
+    e.as_object_mut()
+        .unwrap()
+        .extend(body.as_object().unwrap().clone());
+    e
+}
+
+/// A session that filled a cart, failed at checkout and left its address.
+fn abandoned(prefix: &str, session: &str, email: &str) -> Vec<Value> {
+    vec![
+        event(
+            &format!("{prefix}1"),
+            session,
+            json!({"type": "cart_snapshot", "currency": "USD", "items": [
+                {"sku": "VL-HP-01", "name": "Aurora <b>Headphones</b>", "qty": 2, "unit_price_minor": 12900},
+                {"sku": "VL-CB-02", "name": "Cable", "qty": 1, "unit_price_minor": 5900}]}),
+        ),
+        event(
+            &format!("{prefix}2"),
+            session,
+            json!({"type": "call", "role": "checkout", "outcome": "http_error", "method": "POST",
+                   "url": "https://shop.example/api/checkout", "status": 503, "duration_ms": 40}),
+        ),
+        event(
+            &format!("{prefix}3"),
+            session,
+            json!({"type": "survey_answered", "trigger": "pointer_top",
+                   "answer": {"choice": "broken", "email": email,
+                              "consent": {"text": "Email me once it works", "version": "v1"}},
+                   "trouble": {"roles": ["checkout"], "endpoints": ["POST /api/checkout"],
+                               "last_outcome": "http_error", "last_status": 503}}),
+        ),
+    ]
+}
+
+async fn ingest(app: &axum::Router, key: &str, events: Vec<Value>) {
+    let batch = json!({"v": 1, "sdk": "test", "sent_at": now_ms(), "events": events});
+    let (status, res) = send(
+        app,
+        ingest_req(key, Some(ORIGIN), "application/json", batch.to_string()),
+    )
+    .await;
+    assert_eq!(status, 200, "{}", json_body(res).await);
+}
+
+fn recovery_config(smtp_url: Option<String>) -> RecoveryConfig {
+    RecoveryConfig {
+        smtp_url,
+        delay: Duration::ZERO,
+        min_backoff: Duration::from_secs(1),
+        max_backoff: Duration::from_secs(60),
+        smtp_timeout: Duration::from_secs(5),
+        public_url: Some(PUBLIC.into()),
+        ..RecoveryConfig::default()
+    }
+}
+
+/// The app with `recovery` in its config.
+fn app_with(
+    db: &Db,
+    recovery: RecoveryConfig,
+    data_dir: &std::path::Path,
+) -> (
+    axum::Router,
+    AppState,
+    steadycart_collector::ingest::writer::WriterTask,
+) {
+    let config = Config {
+        recovery,
+        data_dir: data_dir.to_path_buf(),
+        ..Config::default()
+    };
+    let (state, writer) = AppState::start(db.clone(), config);
+    (app(state.clone()), state, writer)
+}
+
+async fn put_settings(app: &axum::Router, site: &TestSite) {
+    let req = Request::put(format!("/v1/admin/sites/{}/recovery/settings", site.key))
+        .header("authorization", format!("Bearer {}", site.token))
+        .body(Body::from(
+            json!({"shop_name": "Voltline & Co", "from": "Voltline <shop@shop.example>",
+                   "recovery_url": "https://shop.example/cart?recover={token}",
+                   "postal_address": "1 Main St, Springfield"})
+            .to_string(),
+        ))
+        .unwrap();
+    let (status, res) = send(app, req).await;
+    assert_eq!(status, 200, "{}", json_body(res).await);
+}
+
+async fn mailer_for(db: &Db, cfg: &RecoveryConfig, dir: &std::path::Path) -> Mailer {
+    Mailer::new(db.clone(), cfg.clone(), dir, PUBLIC.into())
+        .await
+        .unwrap()
+}
+
+/// (status, attempts, last_error) of every outbox row, oldest first.
+async fn outbox(db: &Db) -> Vec<(String, i64, Option<String>)> {
+    let sql = "SELECT status, attempts, last_error FROM recovery_outbox ORDER BY id";
+    match db {
+        Db::Sqlite(p) => sqlx::query_as(sql).fetch_all(p).await,
+        Db::Postgres(p) => sqlx::query_as(sql).fetch_all(p).await,
+    }
+    .unwrap()
+}
+
+async fn contact_status(app: &axum::Router, site: &TestSite) -> Vec<String> {
+    let (_, res) = send(
+        app,
+        admin_req(
+            &format!("/v1/admin/sites/{}/recovery/contacts", site.key),
+            Some(&site.token),
+        ),
+    )
+    .await;
+    json_body(res).await["contacts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["status"].as_str().unwrap().to_string())
+        .collect()
+}
+
+async fn text(res: axum::http::Response<Body>) -> String {
+    String::from_utf8(res.into_body().collect().await.unwrap().to_bytes().to_vec()).unwrap()
+}
+
+// ---------------------------------------------------------------- tests
+
+both_backends!(
+    the_email_has_rfc8058_headers_both_parts_and_a_link_that_verifies,
+    |db: Db| async move {
+        let (inbox, url) = Inbox::start();
+        let dir = tempfile::tempdir().unwrap();
+        let cfg = recovery_config(Some(url));
+        let site = add_site(&db, ORIGIN).await;
+        let (app, _state, _writer) = app_with(&db, cfg.clone(), dir.path());
+        put_settings(&app, &site).await;
+        ingest(
+            &app,
+            &site.key,
+            abandoned("a", "s_mail_session_1", "ann@example.com"),
+        )
+        .await;
+        let mailer = mailer_for(&db, &cfg, dir.path()).await;
+        assert_eq!(mailer.deliver_due(now_ms()).await.unwrap(), 1);
+        // Nothing is sent twice.
+        assert_eq!(mailer.deliver_due(now_ms() + 3_600_000).await.unwrap(), 0);
+        let mails = inbox.mails();
+        assert_eq!(mails.len(), 1);
+        assert_eq!(mails[0].to, vec!["ann@example.com"]);
+        assert_eq!(mails[0].from, "shop@shop.example");
+        let parsed = mailparse::parse_mail(&mails[0].data).unwrap();
+        let h = parsed.get_headers();
+        let list = h.get_first_value("List-Unsubscribe").unwrap();
+        assert!(
+            list.starts_with(&format!("<{PUBLIC}/v1/unsubscribe/u.{}.", site.id)),
+            "{list}"
+        );
+        assert_eq!(
+            h.get_first_value("List-Unsubscribe-Post").unwrap(),
+            "List-Unsubscribe=One-Click"
+        );
+        let mid = h.get_first_value("Message-ID").unwrap();
+        assert!(
+            mid.starts_with(&format!("<recovery.{}.", site.id)) && mid.ends_with("@shop.example>"),
+            "{mid}"
+        );
+        assert!(h
+            .get_first_value("Subject")
+            .unwrap()
+            .contains("Voltline & Co"));
+        assert_eq!(parsed.ctype.mimetype, "multipart/alternative");
+        let part = |t: &str| {
+            parsed
+                .subparts
+                .iter()
+                .find(|p| p.ctype.mimetype == t)
+                .unwrap_or_else(|| panic!("no {t} part"))
+                .get_body()
+                .unwrap()
+        };
+        let (plain, html) = (part("text/plain"), part("text/html"));
+        assert!(
+            plain.contains("2 × Aurora <b>Headphones</b> — 258.00 USD"),
+            "{plain}"
+        );
+        assert!(plain.contains("Total: 317.00 USD"), "{plain}");
+        assert!(
+            html.contains("Aurora &lt;b&gt;Headphones&lt;/b&gt;"),
+            "{html}"
+        );
+        assert!(!html.contains("<b>Headphones"), "{html}");
+        let unsubscribe_url = list.trim_matches(|c| c == '<' || c == '>').to_string();
+        assert!(
+            plain.contains(&unsubscribe_url),
+            "visible unsubscribe link: {plain}"
+        );
+        assert!(
+            html.contains(&format!("href=\"{unsubscribe_url}\"")),
+            "{html}"
+        );
+
+        // The recovery link carries a signed token that verifies.
+        let start = plain.find("https://shop.example/cart?recover=").unwrap();
+        let token: String = plain[start + "https://shop.example/cart?recover=".len()..]
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric() || *c == '.')
+            .collect();
+        let signer = mailer::signer(&db, &cfg).await.unwrap();
+        let claims = signer.verify(&token, Purpose::Recover, now_ms()).unwrap();
+        assert_eq!(claims.site_id, site.id);
+        assert!(claims.expires_ms.unwrap() > now_ms() + 6 * 24 * 3_600_000);
+        assert!(signer
+            .verify(&token, Purpose::Unsubscribe, now_ms())
+            .is_err());
+        let (status, res) = send(&app, admin_req(&format!("/v1/recover/{token}"), None)).await;
+        assert_eq!(status, 200);
+        let cart = json_body(res).await;
+        assert_eq!(cart["currency"], "USD");
+        assert_eq!(cart["items"][0]["qty"], 2);
+        let forged = token.replacen(".", ".9", 1);
+        let (status, _) = send(&app, admin_req(&format!("/v1/recover/{forged}"), None)).await;
+        assert_eq!(status, 404);
+
+        assert_eq!(outbox(&db).await[0].0, "sent");
+        assert_eq!(contact_status(&app, &site).await, vec!["emailed"]);
+
+        // Opening the unsubscribe link (GET) changes nothing; the one-click
+        // POST suppresses the address for good.
+        let path = unsubscribe_url.strip_prefix(PUBLIC).unwrap().to_string();
+        let (status, res) = send(&app, admin_req(&path, None)).await;
+        assert_eq!(status, 200);
+        assert_eq!(res.headers()["x-frame-options"], "DENY");
+        assert!(text(res).await.contains("<form method=\"post\">"));
+        assert_eq!(contact_status(&app, &site).await.len(), 1);
+        let one_click = || {
+            Request::post(&path)
+                .header("content-type", "application/x-www-form-urlencoded")
+                .body(Body::from("List-Unsubscribe=One-Click"))
+                .unwrap()
+        };
+        let (status, _) = send(&app, one_click()).await;
+        assert_eq!(status, 200);
+        let (status, _) = send(&app, one_click()).await;
+        assert_eq!(status, 200, "repeating it is harmless");
+        assert!(contact_status(&app, &site).await.is_empty());
+        assert!(db
+            .recovery_is_suppressed(site.id, "ANN@example.com")
+            .await
+            .unwrap());
+        // A new abandonment by the same address: no contact, no email.
+        ingest(
+            &app,
+            &site.key,
+            abandoned("b", "s_mail_session_2", "ann@example.com"),
+        )
+        .await;
+        assert_eq!(
+            mailer
+                .deliver_due(now_ms() + 10 * 86_400_000)
+                .await
+                .unwrap(),
+            0
+        );
+        assert_eq!(inbox.mails().len(), 1);
+        let (status, _) = send(&app, admin_req("/v1/unsubscribe/u.1.2.0.00", None)).await;
+        assert_eq!(status, 400);
+    }
+);
+
+both_backends!(
+    the_delay_holds_the_email_and_a_completed_checkout_cancels_it,
+    |db: Db| async move {
+        let (inbox, url) = Inbox::start();
+        let dir = tempfile::tempdir().unwrap();
+        let cfg = RecoveryConfig {
+            delay: Duration::from_secs(3600),
+            ..recovery_config(Some(url))
+        };
+        let site = add_site(&db, ORIGIN).await;
+        let (app, _state, _writer) = app_with(&db, cfg.clone(), dir.path());
+        put_settings(&app, &site).await;
+        ingest(
+            &app,
+            &site.key,
+            abandoned("c", "s_delay_done_1_session", "bea@example.com"),
+        )
+        .await;
+        ingest(
+            &app,
+            &site.key,
+            abandoned("d", "s_delay_left_1_session", "cy@example.com"),
+        )
+        .await;
+        let mailer = mailer_for(&db, &cfg, dir.path()).await;
+        assert_eq!(
+            mailer.deliver_due(now_ms()).await.unwrap(),
+            0,
+            "not due yet"
+        );
+        // Bea completes checkout before the delay is over.
+        ingest(
+            &app,
+            &site.key,
+            vec![event(
+                "c9",
+                "s_delay_done_1_session",
+                json!({"type": "checkout_completed"}),
+            )],
+        )
+        .await;
+        assert_eq!(mailer.deliver_due(now_ms() + 3_700_000).await.unwrap(), 1);
+        let mails = inbox.mails();
+        assert_eq!(mails.len(), 1);
+        assert_eq!(mails[0].to, vec!["cy@example.com"]);
+        let states: Vec<String> = outbox(&db).await.into_iter().map(|r| r.0).collect();
+        assert_eq!(states, vec!["cancelled", "sent"]);
+    }
+);
+
+both_backends!(
+    smtp_down_then_back_sends_exactly_once,
+    |db: Db| async move {
+        // A port with nothing listening: connection refused.
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let dir = tempfile::tempdir().unwrap();
+        let cfg = recovery_config(Some(format!("smtp://127.0.0.1:{port}")));
+        let site = add_site(&db, ORIGIN).await;
+        let (app, _state, _writer) = app_with(&db, cfg.clone(), dir.path());
+        put_settings(&app, &site).await;
+        ingest(
+            &app,
+            &site.key,
+            abandoned("e", "s_down_1_session", "dee@example.com"),
+        )
+        .await;
+        let mailer = mailer_for(&db, &cfg, dir.path()).await;
+        let t0 = now_ms();
+        assert_eq!(mailer.deliver_due(t0).await.unwrap(), 0);
+        let rows = outbox(&db).await;
+        assert_eq!((rows[0].0.as_str(), rows[0].1), ("queued", 1), "{rows:?}");
+        assert!(rows[0].2.as_deref().unwrap().contains("SMTP"), "{rows:?}");
+        // Backoff: not retried before it is due.
+        assert_eq!(mailer.deliver_due(t0 + 10).await.unwrap(), 0);
+        assert_eq!(outbox(&db).await[0].1, 1);
+        // The server comes back on the same port.
+        let inbox = Inbox::new();
+        inbox.serve(std::net::TcpListener::bind(("127.0.0.1", port)).unwrap());
+        assert_eq!(mailer.deliver_due(now_ms() + 5_000).await.unwrap(), 1);
+        assert_eq!(mailer.deliver_due(now_ms() + 3_600_000).await.unwrap(), 0);
+        assert_eq!(inbox.mails().len(), 1);
+        let rows = outbox(&db).await;
+        assert_eq!((rows[0].0.as_str(), rows[0].1), ("sent", 2), "{rows:?}");
+    }
+);
+
+both_backends!(
+    a_permanent_rejection_is_recorded_and_never_retried,
+    |db: Db| async move {
+        let (inbox, url) = Inbox::start();
+        *inbox.mode.lock().unwrap() = Mode::RejectRecipient;
+        let dir = tempfile::tempdir().unwrap();
+        let cfg = recovery_config(Some(url));
+        let site = add_site(&db, ORIGIN).await;
+        let (app, _state, _writer) = app_with(&db, cfg.clone(), dir.path());
+        put_settings(&app, &site).await;
+        ingest(
+            &app,
+            &site.key,
+            abandoned("f", "s_bounce_1_session", "gone@example.com"),
+        )
+        .await;
+        let mailer = mailer_for(&db, &cfg, dir.path()).await;
+        assert_eq!(mailer.deliver_due(now_ms()).await.unwrap(), 0);
+        for later in [60_000, 3_600_000, 86_400_000] {
+            assert_eq!(mailer.deliver_due(now_ms() + later).await.unwrap(), 0);
+        }
+        assert_eq!(*inbox.rcpts.lock().unwrap(), 1, "tried once");
+        let rows = outbox(&db).await;
+        assert_eq!(rows[0].0, "failed");
+        let error = rows[0].2.clone().unwrap();
+        assert!(error.contains("550"), "{error}");
+        assert!(!error.contains("gone@"), "{error}");
+        assert_eq!(contact_status(&app, &site).await, vec!["bounced"]);
+    }
+);
+
+both_backends!(
+    a_temporary_failure_is_retried_with_backoff_then_given_up,
+    |db: Db| async move {
+        let (inbox, url) = Inbox::start();
+        *inbox.mode.lock().unwrap() = Mode::TempFail;
+        let dir = tempfile::tempdir().unwrap();
+        let cfg = RecoveryConfig {
+            max_attempts: 3,
+            ..recovery_config(Some(url))
+        };
+        let site = add_site(&db, ORIGIN).await;
+        let (app, _state, _writer) = app_with(&db, cfg.clone(), dir.path());
+        put_settings(&app, &site).await;
+        ingest(
+            &app,
+            &site.key,
+            abandoned("g", "s_temp_1_session", "hal@example.com"),
+        )
+        .await;
+        let mailer = mailer_for(&db, &cfg, dir.path()).await;
+        let t0 = now_ms();
+        mailer.deliver_due(t0).await.unwrap();
+        assert_eq!(outbox(&db).await[0].0, "queued");
+        // 1 s, then 2 s of backoff.
+        mailer.deliver_due(t0 + 500).await.unwrap();
+        assert_eq!(outbox(&db).await[0].1, 1, "not before the backoff");
+        mailer.deliver_due(now_ms() + 1_500).await.unwrap();
+        assert_eq!(outbox(&db).await[0].1, 2);
+        mailer.deliver_due(now_ms() + 10_000).await.unwrap();
+        let rows = outbox(&db).await;
+        assert_eq!((rows[0].0.as_str(), rows[0].1), ("failed", 3), "{rows:?}");
+        assert!(rows[0].2.as_deref().unwrap().contains("451"), "{rows:?}");
+        mailer.deliver_due(now_ms() + 86_400_000).await.unwrap();
+        assert_eq!(outbox(&db).await[0].1, 3, "given up for good");
+        assert!(inbox.mails().is_empty());
+    }
+);
+
+both_backends!(racing_instances_send_each_email_once, |db: Db| async move {
+    let (inbox, url) = Inbox::start();
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = recovery_config(Some(url));
+    let site = add_site(&db, ORIGIN).await;
+    let (app, _state, _writer) = app_with(&db, cfg.clone(), dir.path());
+    put_settings(&app, &site).await;
+    for i in 0..24 {
+        ingest(
+            &app,
+            &site.key,
+            abandoned(
+                &format!("r{i:02}"),
+                &format!("s_race_session_{i:04}"),
+                &format!("p{i}@example.com"),
+            ),
+        )
+        .await;
+    }
+    // Two instances: separate pools on the same database, each its own
+    // mailer, racing.
+    let url = database_url(&db).await;
+    let other = Db::connect(&url).await.unwrap();
+    let (a, b) = (
+        mailer_for(&db, &cfg, dir.path()).await,
+        mailer_for(&other, &cfg, dir.path()).await,
+    );
+    let now = now_ms();
+    let (x, y) = tokio::join!(a.deliver_due(now), b.deliver_due(now));
+    assert_eq!(x.unwrap() + y.unwrap(), 24);
+    let mails = inbox.mails();
+    assert_eq!(mails.len(), 24);
+    let mut ids: Vec<String> = mails
+        .iter()
+        .map(|m| {
+            mailparse::parse_mail(&m.data)
+                .unwrap()
+                .get_headers()
+                .get_first_value("Message-ID")
+                .unwrap()
+        })
+        .collect();
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), 24);
+    other.close().await;
+});
+
+/// The URL of `db` (the test database), for a second pool.
+async fn database_url(db: &Db) -> String {
+    match db {
+        Db::Sqlite(p) => {
+            let file: (String,) =
+                sqlx::query_as("SELECT file FROM pragma_database_list WHERE name = 'main'")
+                    .fetch_one(p)
+                    .await
+                    .unwrap();
+            format!("sqlite://{}", file.0)
+        }
+        Db::Postgres(p) => {
+            let name: (String,) = sqlx::query_as("SELECT current_database()")
+                .fetch_one(p)
+                .await
+                .unwrap();
+            let base = pg_admin_url();
+            format!("{}/{}", base.rsplit_once('/').unwrap().0, name.0)
+        }
+    }
+}
+
+both_backends!(
+    without_smtp_emails_are_eml_files_that_erasure_removes,
+    |db: Db| async move {
+        let dir = tempfile::tempdir().unwrap();
+        let cfg = recovery_config(None);
+        let site = add_site(&db, ORIGIN).await;
+        let (app, _state, _writer) = app_with(&db, cfg.clone(), dir.path());
+        put_settings(&app, &site).await;
+        ingest(
+            &app,
+            &site.key,
+            abandoned("h", "s_eml_1_sessionx", "ivy@example.com"),
+        )
+        .await;
+        let mailer = mailer_for(&db, &cfg, dir.path()).await;
+        assert_eq!(mailer.deliver_due(now_ms()).await.unwrap(), 1);
+        let mail_dir = dir.path().join("recovery-mail");
+        let files: Vec<_> = std::fs::read_dir(&mail_dir)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .collect();
+        assert_eq!(files.len(), 1, "{files:?}");
+        let raw = std::fs::read(&files[0]).unwrap();
+        let parsed = mailparse::parse_mail(&raw).unwrap();
+        assert_eq!(
+            parsed.get_headers().get_first_value("To").unwrap(),
+            "ivy@example.com"
+        );
+        assert!(parsed
+            .get_headers()
+            .get_first_value("List-Unsubscribe")
+            .is_some());
+        let req = Request::post(format!("/v1/admin/sites/{}/recovery/erase", site.key))
+            .header("authorization", format!("Bearer {}", site.token))
+            .body(Body::from(r#"{"email":"IVY@example.com"}"#))
+            .unwrap();
+        let (status, _) = send(&app, req).await;
+        assert_eq!(status, 200);
+        assert_eq!(std::fs::read_dir(&mail_dir).unwrap().count(), 0);
+        assert!(outbox(&db).await.is_empty());
+    }
+);
+
+/// A `tracing` writer into a shared buffer.
+#[derive(Clone, Default)]
+struct Capture(Arc<Mutex<Vec<u8>>>);
+
+impl io::Write for Capture {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+both_backends!(addresses_never_appear_in_logs, |db: Db| async move {
+    let logs = Capture::default();
+    let sink = logs.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_env_filter("trace")
+        .with_writer(move || sink.clone())
+        .with_ansi(false)
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+
+    let (inbox, url) = Inbox::start();
+    *inbox.mode.lock().unwrap() = Mode::RejectRecipient;
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = recovery_config(Some(url));
+    let site = add_site(&db, ORIGIN).await;
+    let (app, _state, _writer) = app_with(&db, cfg.clone(), dir.path());
+    put_settings(&app, &site).await;
+    ingest(
+        &app,
+        &site.key,
+        abandoned("k", "s_logs_1_session", "secret.shopper@example.com"),
+    )
+    .await;
+    let mailer = mailer_for(&db, &cfg, dir.path()).await;
+    // A bounce (the SMTP reply echoes the address), then a success.
+    mailer.deliver_due(now_ms()).await.unwrap();
+    *inbox.mode.lock().unwrap() = Mode::Accept;
+    ingest(
+        &app,
+        &site.key,
+        abandoned("l", "s_logs_2_session", "other.shopper@example.com"),
+    )
+    .await;
+    mailer.deliver_due(now_ms()).await.unwrap();
+    assert_eq!(inbox.mails().len(), 1);
+    let req = Request::post(format!("/v1/admin/sites/{}/recovery/erase", site.key))
+        .header("authorization", format!("Bearer {}", site.token))
+        .body(Body::from(r#"{"email":"other.shopper@example.com"}"#))
+        .unwrap();
+    assert_eq!(send(&app, req).await.0, 200);
+
+    let text = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
+    assert!(
+        text.contains("recovery email sent"),
+        "logs were captured: {text}"
+    );
+    assert!(text.contains("given up"), "{text}");
+    assert!(text.contains("recovery contact erased"), "{text}");
+    for needle in ["secret.shopper", "other.shopper", "@example.com"] {
+        assert!(!text.contains(needle), "{needle} in logs:\n{text}");
+    }
+});
