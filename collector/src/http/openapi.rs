@@ -319,6 +319,28 @@ pub const OPERATIONS: &[Operation] = &[
     },
     Operation {
         method: "get",
+        path: "/v1/admin/sites/{site}/detector",
+        summary: "Detector parameters: collector defaults, the site's overrides and the effective values",
+        access: Access::Admin,
+        query: &[],
+        body: None,
+        responses: &[(200, "{defaults, overrides, effective}", JSON, "Object")],
+    },
+    Operation {
+        method: "put",
+        path: "/v1/admin/sites/{site}/detector",
+        summary: "Replace the site's detector overrides (every field optional; {} returns to the defaults)",
+        access: Access::Admin,
+        query: &[],
+        body: Some((&["application/json"], "Object")),
+        responses: &[
+            (200, "{defaults, overrides, effective}", JSON, "Object"),
+            (400, "unknown field or out-of-range value; `field` names it", JSON, ERR),
+            (413, "body too large", JSON, ERR),
+        ],
+    },
+    Operation {
+        method: "get",
         path: "/v1/admin/sites/{site}/metrics",
         summary: "The site's signal gauges in Prometheus text format",
         access: Access::Admin,
