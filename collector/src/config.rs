@@ -44,6 +44,9 @@ pub struct Config {
     /// Bearer token `GET /metrics` requires. Default none: the endpoint is
     /// open (publish it only on a private network). Redacted in `Debug`.
     pub metrics_token: Option<String>,
+    /// Header read timeout and request-head size limits per connection
+    /// (see [`crate::http::conn`]).
+    pub conn: crate::http::conn::ConnLimits,
 }
 
 /// Limits of the ingest path (`[ingest]`).
@@ -113,6 +116,7 @@ impl Default for Config {
             log_json: false,
             trusted_proxies: Vec::new(),
             metrics_token: None,
+            conn: crate::http::conn::ConnLimits::default(),
         }
     }
 }
@@ -156,6 +160,7 @@ impl fmt::Debug for Config {
                 &self.metrics_token.as_ref().map(|_| "[redacted]"),
             )
             .field("recovery", &self.recovery)
+            .field("conn", &self.conn)
             .finish()
     }
 }

@@ -28,8 +28,12 @@ pub fn hash_token(token: &str) -> String {
     hex::encode(Sha256::digest(token.as_bytes()))
 }
 
-/// Whether `token` hashes to `stored_hash`, compared in constant time.
+/// Whether `token` hashes to `stored_hash`, compared in constant time. A
+/// revoked token's empty hash matches nothing.
 pub fn token_matches(token: &str, stored_hash: &str) -> bool {
+    if stored_hash.is_empty() {
+        return false;
+    }
     hash_token(token)
         .as_bytes()
         .ct_eq(stored_hash.as_bytes())
@@ -58,6 +62,11 @@ mod tests {
         assert!(token_matches(&a, &h));
         assert!(!token_matches(&b, &h));
         assert!(!h.contains(&a[4..]), "hash must not contain the token");
+        assert!(
+            !token_matches(&a, ""),
+            "a revoked (empty) hash matches nothing"
+        );
+        assert!(!token_matches("", ""));
     }
 
     #[test]

@@ -77,12 +77,7 @@ pub async fn serve(
     let (state, writer) = AppState::start(db, config);
     let app = http::app(state.clone());
     tracing::info!(addr = %listener.local_addr()?, "collector listening");
-    axum::serve(
-        listener,
-        app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
-    )
-    .with_graceful_shutdown(shutdown)
-    .await?;
+    http::conn::serve(listener, app, &state.config.conn, shutdown).await?;
     // The router (and with it every queue sender) is gone; the writer drains
     // what was accepted and stops.
     drop(state);

@@ -233,6 +233,33 @@ enum SiteCommand {
         #[command(flatten)]
         db: DbArgs,
     },
+    /// Replace a site's admin token: prints JSON with the new `admin_token`
+    /// (shown once); the old token stops working at once. Also undoes a
+    /// revocation.
+    RotateToken {
+        /// The site's public key.
+        #[arg(long)]
+        site: String,
+        #[command(flatten)]
+        db: DbArgs,
+    },
+    /// Revoke a site's admin token: no token opens the site's admin API or
+    /// incident view until `rotate-token`.
+    RevokeToken {
+        /// The site's public key.
+        #[arg(long)]
+        site: String,
+        #[command(flatten)]
+        db: DbArgs,
+    },
+}
+
+/// Open the database named by `db` (migrated).
+async fn open_db(db: DbArgs) -> anyhow::Result<Db> {
+    let config = db.load()?;
+    let db = Db::connect(&config.database_url()).await?;
+    db.migrate().await?;
+    Ok(db)
 }
 
 fn init_tracing(json: bool) {
@@ -326,6 +353,41 @@ async fn main() -> anyhow::Result<()> {
             #[allow(clippy::print_stdout)] // the command's output is this JSON
             {
                 println!("{}", serde_json::to_string_pretty(&created)?);
+            }
+            Ok(())
+        }
+        Command::Site(SiteCommand::RotateToken { site, db }) => {
+            init_tracing(false);
+            let db = open_db(db).await?;
+            let admin_token = keys::new_admin_token();
+            let found = db
+                .rotate_admin_token(
+                    &site,
+                    &keys::hash_token(&admin_token),
+                    steadycart_collector::now_ms(),
+                )
+                .await?;
+            db.close().await;
+            anyhow::ensure!(found, "no site with key {site:?}");
+            let out = serde_json::json!({ "site_key": site, "admin_token": admin_token });
+            #[allow(clippy::print_stdout)] // the command's output is this JSON
+            {
+                println!("{}", serde_json::to_string_pretty(&out)?);
+            }
+            Ok(())
+        }
+        Command::Site(SiteCommand::RevokeToken { site, db }) => {
+            init_tracing(false);
+            let db = open_db(db).await?;
+            let found = db
+                .revoke_admin_token(&site, steadycart_collector::now_ms())
+                .await?;
+            db.close().await;
+            anyhow::ensure!(found, "no site with key {site:?}");
+            let out = serde_json::json!({ "site_key": site, "revoked": true });
+            #[allow(clippy::print_stdout)] // the command's output is this JSON
+            {
+                println!("{}", serde_json::to_string_pretty(&out)?);
             }
             Ok(())
         }

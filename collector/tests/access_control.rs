@@ -163,6 +163,7 @@ both_backends!(
             ("GET", format!("{base}/incidents/view"), None, 200),
             ("GET", format!("{base}/survey/answers"), None, 200),
             ("GET", format!("{base}/drops"), None, 200),
+            ("GET", format!("{base}/notifications?state=dead"), None, 200),
             ("GET", format!("{base}/config"), None, 200),
             (
                 "PATCH",

@@ -86,6 +86,11 @@ pub struct ServerSection {
     /// See [`Config::body_deadline`].
     #[serde(with = "duration")]
     pub body_deadline: Duration,
+    /// See [`crate::http::conn::ConnLimits::header_timeout`].
+    #[serde(with = "duration")]
+    pub header_timeout: Duration,
+    /// See [`crate::http::conn::ConnLimits::max_header_bytes`].
+    pub max_header_bytes: usize,
     /// See [`Config::log_json`].
     pub log_json: bool,
     /// See [`Config::trusted_proxies`].
@@ -116,6 +121,8 @@ impl From<Config> for ConfigFile {
                 database_url: c.database_url,
                 snippet_dir: c.snippet_dir,
                 body_deadline: c.body_deadline,
+                header_timeout: c.conn.header_timeout,
+                max_header_bytes: c.conn.max_header_bytes,
                 log_json: c.log_json,
                 trusted_proxies: c.trusted_proxies,
                 metrics_token: c.metrics_token,
@@ -135,6 +142,12 @@ impl From<ConfigFile> for Config {
             database_url: f.server.database_url,
             snippet_dir: f.server.snippet_dir,
             body_deadline: f.server.body_deadline,
+            conn: crate::http::conn::ConnLimits {
+                header_timeout: f.server.header_timeout,
+                // hyper's read buffer can't be smaller than 8 KiB.
+                max_header_bytes: f.server.max_header_bytes.max(8192),
+                ..Default::default()
+            },
             log_json: f.server.log_json,
             trusted_proxies: f.server.trusted_proxies,
             metrics_token: f.server.metrics_token,

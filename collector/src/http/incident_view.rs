@@ -9,7 +9,8 @@
 //! the token in an `HttpOnly`, `SameSite=Strict` cookie scoped to the site's
 //! admin path. Every response carries a strict CSP (no scripts at all; the
 //! one stylesheet is allowed by nonce), `nosniff`, `no-referrer`,
-//! `frame-ancestors 'none'` and `no-store`.
+//! `frame-ancestors 'none'` and `no-store`. The login form is protected
+//! against CSRF (see [`super::csrf`]).
 
 use std::fmt::Write as _;
 
@@ -22,7 +23,7 @@ use axum::{
 };
 use serde::Deserialize;
 
-use super::{admin::authorize, error::ApiError};
+use super::{admin::authorize, csrf, error::ApiError};
 use crate::{
     signals::{
         incident::{clock, series_label},
@@ -111,7 +112,7 @@ article.open{border-left-color:#dc2626}article.resolved{border-left-color:#16a34
 ol,ul{margin:2px 0 0;padding-left:20px}form{margin-top:16px}input{font:inherit;padding:6px;width:420px}\
 button{font:inherit;padding:6px 14px}.error{color:#b91c1c}";
 
-fn login_page(site_key: &str, error: Option<&str>) -> (String, String) {
+fn login_page(site_key: &str, csrf: &str, error: Option<&str>) -> (String, String) {
     let n = nonce();
     let mut html = format!(
         "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Steadycart — sign in</title>\
@@ -125,7 +126,12 @@ fn login_page(site_key: &str, error: Option<&str>) -> (String, String) {
     html.push_str(
         "<form method=\"post\"><label for=\"token\">Admin token</label><br>\
          <input id=\"token\" name=\"token\" type=\"password\" autocomplete=\"current-password\" required> \
-         <button type=\"submit\">Open</button></form></body></html>",
+         <button type=\"submit\">Open</button>",
+    );
+    let _ = write!(
+        html,
+        "<input type=\"hidden\" name=\"csrf\" value=\"{}\"></form></body></html>",
+        esc(csrf)
     );
     (n, html)
 }
@@ -171,8 +177,13 @@ async fn view(
     let site = match authorize(&state, &site_key, &with_cookie_token(&headers)).await {
         Ok(site) => site,
         Err(ApiError::Unauthorized(_)) => {
-            let (n, html) = login_page(&site_key, None);
-            return Ok(page(StatusCode::UNAUTHORIZED, &n, html, None));
+            return Ok(login_response(
+                &state,
+                &site_key,
+                &headers,
+                StatusCode::UNAUTHORIZED,
+                None,
+            ));
         }
         Err(e) => return Err(e),
     };
@@ -201,18 +212,71 @@ async fn view(
     Ok(page(StatusCode::OK, &n, html, None))
 }
 
+/// The login form, with a CSRF token (reusing the browser's cookie when it
+/// has a well-formed one, else setting a fresh one).
+fn login_response(
+    state: &AppState,
+    site_key: &str,
+    headers: &HeaderMap,
+    status: StatusCode,
+    error: Option<&str>,
+) -> Response {
+    let (csrf, fresh) = csrf::form_token(headers);
+    let (n, html) = login_page(site_key, &csrf, error);
+    let cookie = fresh
+        .then(|| {
+            HeaderValue::from_str(&format!(
+                "{}={csrf}; HttpOnly; SameSite=Strict; Path=/v1/admin/sites/{site_key}/{}",
+                csrf::COOKIE,
+                if secure_cookies(state) {
+                    "; Secure"
+                } else {
+                    ""
+                }
+            ))
+            .ok()
+        })
+        .flatten()
+        .map(|v| (header::SET_COOKIE, v));
+    page(status, &n, html, cookie)
+}
+
+/// `Secure` cookies when the collector is published over HTTPS.
+fn secure_cookies(state: &AppState) -> bool {
+    state
+        .config
+        .signals
+        .public_url
+        .as_deref()
+        .is_some_and(|u| u.starts_with("https://"))
+}
+
 /// Form of the login POST.
 #[derive(Deserialize)]
 pub struct Login {
     token: String,
+    /// The CSRF token from the form (see [`csrf`]).
+    #[serde(default)]
+    csrf: String,
 }
 
 async fn login(
     State(state): State<AppState>,
     Path(site_key): Path<String>,
     RawQuery(query): RawQuery,
+    headers: HeaderMap,
     Form(form): Form<Login>,
 ) -> Result<Response, ApiError> {
+    if let Err(e) = csrf::check(&headers, &form.csrf) {
+        tracing::info!(reason = %e, "incident view login refused (CSRF)");
+        return Ok(login_response(
+            &state,
+            &site_key,
+            &headers,
+            StatusCode::FORBIDDEN,
+            Some("This form expired or was sent from another site. Please sign in again."),
+        ));
+    }
     let token = form.token.trim().to_string();
     let mut h = HeaderMap::new();
     let valid = token
@@ -223,13 +287,7 @@ async fn login(
     }
     match authorize(&state, &site_key, &h).await {
         Ok(_) if valid => {
-            // `Secure` when the collector is published over HTTPS.
-            let secure = state
-                .config
-                .signals
-                .public_url
-                .as_deref()
-                .is_some_and(|u| u.starts_with("https://"));
+            let secure = secure_cookies(&state);
             let cookie = format!(
                 "{COOKIE}={token}; HttpOnly; SameSite=Strict; Path=/v1/admin/sites/{site_key}/; Max-Age=43200{}",
                 if secure { "; Secure" } else { "" }
@@ -256,10 +314,13 @@ async fn login(
                 .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
             Ok(res)
         }
-        Ok(_) | Err(ApiError::Unauthorized(_)) => {
-            let (n, html) = login_page(&site_key, Some("That token does not open this site."));
-            Ok(page(StatusCode::UNAUTHORIZED, &n, html, None))
-        }
+        Ok(_) | Err(ApiError::Unauthorized(_)) => Ok(login_response(
+            &state,
+            &site_key,
+            &headers,
+            StatusCode::UNAUTHORIZED,
+            Some("That token does not open this site."),
+        )),
         Err(e) => Err(e),
     }
 }

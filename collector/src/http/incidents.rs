@@ -4,7 +4,8 @@
 //! - `GET incidents?status=&from=&to=&limit=` and `GET incidents/{id}`;
 //! - `GET|POST notifiers`, `DELETE notifiers/{id}` — secrets never echoed;
 //! - `GET metrics` — Prometheus gauges (current abandonment, error and stall
-//!   rates over the last five buckets, baselines, open incidents).
+//!   rates over the last five buckets, baselines, open incidents,
+//!   notification deliveries by state).
 
 use axum::{
     extract::{Path, Query, State},
@@ -286,6 +287,15 @@ async fn metrics(
             vec![(label.clone(), Some(*next as f64 / 1000.0))],
         );
     }
+    let counts = crate::notify::deliveries::counts(&state.db, site.id).await?;
+    gauge(
+        "steadycart_notifications",
+        "Notification deliveries by state (dead = given up on; see the notifications API).",
+        counts
+            .iter()
+            .map(|(s, n)| (format!("{label},state=\"{}\"", s.as_str()), Some(*n as f64)))
+            .collect(),
+    );
     Ok((
         [(
             header::CONTENT_TYPE,

@@ -164,6 +164,16 @@ async fn accept(
         return Err(ApiError::UnsupportedMediaType);
     }
     let limit = state.config.ingest.max_body_bytes;
+    // A declared length over the limit is refused at once, without waiting
+    // for a body we would not read anyway.
+    if headers
+        .get(axum::http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .is_some_and(|n| n > limit as u64)
+    {
+        return Err(ApiError::PayloadTooLarge(limit));
+    }
     // Enforced on the stream: a lying or absent Content-Length changes nothing.
     let bytes = to_bytes(body, limit).await.map_err(|e| {
         if super::deadline::is_deadline(&e) {

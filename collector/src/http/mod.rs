@@ -6,6 +6,7 @@
 //! - [`admin`]: bearer-token admin API under `/v1/admin/`.
 //! - [`drops`]: client-side drop totals (admin).
 //! - [`incidents`]: signals series, incidents, notifiers, Prometheus gauges (admin).
+//! - [`notifications`]: notification deliveries and dead letters (admin).
 //! - [`incident_view`]: the server-rendered incident page (admin).
 //! - [`detector`]: per-site detector tuning (admin).
 //! - [`survey`]: exit-survey answers and consent (admin).
@@ -19,9 +20,14 @@
 //!   from a trusted proxy).
 //! - [`metrics`]: `GET /metrics` and the per-route latency middleware.
 //! - [`openapi`]: `GET /openapi.json`, describing every route.
+//! - [`csrf`]: CSRF checks for HTML forms (the incident view's login).
+//! - [`security_headers`]: nosniff everywhere; CSP, frame and referrer policies on HTML.
+//! - [`conn`]: the accept loop: header read timeout, head size limits, graceful shutdown.
 
 pub mod admin;
 pub mod client_ip;
+pub mod conn;
+pub mod csrf;
 pub mod deadline;
 pub mod detector;
 pub mod drops;
@@ -31,9 +37,11 @@ pub mod incident_view;
 pub mod incidents;
 pub mod ingest;
 pub mod metrics;
+pub mod notifications;
 pub mod openapi;
 pub mod recovery;
 pub mod remote_config;
+pub mod security_headers;
 pub mod snippet;
 pub mod survey;
 pub mod unsubscribe;
@@ -52,6 +60,7 @@ pub fn app(state: AppState) -> Router {
         .merge(survey::router())
         .merge(drops::router())
         .merge(incidents::router())
+        .merge(notifications::router())
         .merge(incident_view::router())
         .merge(detector::router())
         .merge(health::router())
@@ -70,4 +79,5 @@ pub fn app(state: AppState) -> Router {
             body_deadline,
             deadline::limit_body,
         ))
+        .layer(middleware::from_fn(security_headers::add))
 }

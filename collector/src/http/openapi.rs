@@ -282,6 +282,22 @@ pub const OPERATIONS: &[Operation] = &[
         responses: &[
             (303, "logged in: redirect to the view", "", ""),
             (401, "wrong token", "text/html", "Html"),
+            (403, "CSRF check failed (missing or wrong form token, foreign origin)", "text/html", "Html"),
+        ],
+    },
+    Operation {
+        method: "get",
+        path: "/v1/admin/sites/{site}/notifications",
+        summary: "Notification deliveries with their state (pending, delivered, dead letters)",
+        access: Access::Admin,
+        query: &[
+            ("state", "string", false, "pending, delivered or dead"),
+            ("limit", "integer", false, "1-1000 (default 100)"),
+        ],
+        body: None,
+        responses: &[
+            (200, "{notifications: [...], counts: {pending, delivered, dead}}", JSON, "Object"),
+            (400, "bad state or limit", JSON, ERR),
         ],
     },
     Operation {
@@ -728,8 +744,11 @@ fn schemas() -> Value {
             "properties": { "kind": { "type": "string", "enum": ["pagerduty", "opsgenie", "slack", "webhook"] } },
         },
         "LoginForm": {
-            "type": "object", "required": ["token"],
-            "properties": { "token": s("string", "the site's admin token") },
+            "type": "object", "required": ["token", "csrf"],
+            "properties": {
+                "token": s("string", "the site's admin token"),
+                "csrf": s("string", "the form's CSRF token (equal to the sc_csrf cookie)"),
+            },
         },
         "Readiness": {
             "type": "object",

@@ -8,8 +8,10 @@
 //! - [`opsgenie`]: Opsgenie Alert API (create / close by `alias`).
 //! - [`slack`]: Slack incoming webhook (`text` + `blocks`, escaped).
 //! - [`webhook`]: generic JSON webhook signed with HMAC-SHA256 over `timestamp.body`.
+//! - [`deliveries`]: delivery states (pending, delivered, dead letters) for the admin API and metrics.
 //! - [`outbox`]: claiming (`FOR UPDATE SKIP LOCKED` on PostgreSQL), sending, retrying.
 
+pub mod deliveries;
 pub mod opsgenie;
 pub mod outbox;
 pub mod pagerduty;

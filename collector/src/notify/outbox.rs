@@ -93,9 +93,7 @@ pub async fn deliver_due(
                         .bind(c.id).bind(now).execute(pool).await?; });
                 }
                 Outcome::Retry(after, error) if (c.attempts as u32) < cfg.max_attempts => {
-                    let wait = after
-                        .unwrap_or_else(|| backoff(cfg, c.attempts as u32))
-                        .min(cfg.max_backoff);
+                    let wait = retry_wait(cfg, c.attempts as u32, *after);
                     tracing::warn!(outbox = c.id, attempts = c.attempts, %error, "notification not accepted; will retry");
                     on_pool!(db, pool => { sqlx::query("UPDATE notify_outbox SET next_attempt_at = $2, claimed_until = 0, last_error = $3 WHERE id = $1")
                         .bind(c.id).bind(now + wait.as_millis() as i64).bind(error).execute(pool).await?; });
@@ -108,6 +106,15 @@ pub async fn deliver_due(
             }
         }
     }
+}
+
+/// Delay before attempt `attempts + 1`: the exponential [`backoff`], or the
+/// target's `Retry-After` when that is longer (it is a minimum: retrying
+/// sooner would only be throttled again). `Retry-After` is honoured beyond
+/// `max_backoff`, up to a day.
+pub fn retry_wait(cfg: &SignalsConfig, attempts: u32, retry_after: Option<Duration>) -> Duration {
+    const DAY: Duration = Duration::from_secs(24 * 3600);
+    backoff(cfg, attempts).max(retry_after.unwrap_or_default().min(DAY))
 }
 
 /// Delay before attempt `attempts + 1`: `min_backoff · 2^(attempts−1)`.
@@ -179,8 +186,17 @@ fn retry_after(res: &reqwest::Response) -> Option<Duration> {
     res.headers()
         .get(reqwest::header::RETRY_AFTER)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.trim().parse::<u64>().ok())
-        .map(Duration::from_secs)
+        .and_then(|v| parse_retry_after(v, std::time::SystemTime::now()))
+}
+
+/// `Retry-After` as delay-seconds or an HTTP date (RFC 9110 §10.2.3).
+pub fn parse_retry_after(value: &str, now: std::time::SystemTime) -> Option<Duration> {
+    let value = value.trim();
+    if let Ok(secs) = value.parse::<u64>() {
+        return Some(Duration::from_secs(secs));
+    }
+    let at = httpdate::parse_http_date(value).ok()?;
+    Some(at.duration_since(now).unwrap_or_default())
 }
 
 fn classify(status: u16, retry_after: Option<Duration>) -> Outcome {
@@ -204,6 +220,33 @@ mod tests {
         assert!(matches!(classify(503, None), Outcome::Retry(None, _)));
         assert!(matches!(classify(400, None), Outcome::Reject(_)));
         assert!(matches!(classify(404, None), Outcome::Reject(_)));
+    }
+
+    #[test]
+    fn retry_after_is_a_minimum_in_seconds_or_as_a_date() {
+        let cfg = SignalsConfig::default();
+        let now = std::time::UNIX_EPOCH + Duration::from_secs(1_784_000_000);
+        assert_eq!(parse_retry_after(" 7 ", now), Some(Duration::from_secs(7)));
+        let date = httpdate::fmt_http_date(now + Duration::from_secs(90));
+        assert_eq!(parse_retry_after(&date, now), Some(Duration::from_secs(90)));
+        let past = httpdate::fmt_http_date(now - Duration::from_secs(90));
+        assert_eq!(parse_retry_after(&past, now), Some(Duration::ZERO));
+        assert_eq!(parse_retry_after("soon", now), None);
+        // Longer than our backoff: wait as asked, even past max_backoff.
+        assert_eq!(
+            retry_wait(&cfg, 1, Some(Duration::from_secs(7200))),
+            Duration::from_secs(7200)
+        );
+        // Shorter (or zero): never below our own backoff, so a target saying
+        // `Retry-After: 0` is not hammered.
+        assert_eq!(
+            retry_wait(&cfg, 3, Some(Duration::ZERO)),
+            Duration::from_secs(8)
+        );
+        assert_eq!(
+            retry_wait(&cfg, 1, Some(Duration::from_secs(10 * 24 * 3600))),
+            Duration::from_secs(24 * 3600)
+        );
     }
 
     #[test]

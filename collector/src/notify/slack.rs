@@ -1,7 +1,10 @@
 //! Slack incoming webhook: `text` (the notification fallback) plus `blocks`.
 //! Everything that came from shoppers' pages (endpoint paths, statuses,
 //! session ids) is escaped (`&`, `<`, `>`), so a crafted URL can neither
-//! inject a link nor ping `<!channel>`.
+//! inject a link nor ping `<!channel>`; it is shown in code spans (which
+//! Slack doesn't format; a backtick can't close them early), and in plain
+//! text — the headline — `*_~` are swapped for look-alikes so `*bold*`
+//! stays text. Webhooks and the incident view get the exact strings.
 
 use serde_json::json;
 
@@ -14,6 +17,23 @@ pub fn escape(s: &str) -> String {
         .replace('>', "&gt;")
 }
 
+/// Shopper-derived text for a code span: escaped, and a backtick (which
+/// would end the span) replaced by a look-alike.
+pub fn code(s: &str) -> String {
+    escape(s).replace('`', "\u{2CB}")
+}
+
+/// Shopper-derived text outside code spans: escaped, and Slack's formatting
+/// characters replaced by look-alikes, so nothing turns bold, italic,
+/// struck-through or code.
+pub fn plain(s: &str) -> String {
+    escape(s)
+        .replace('*', "\u{2217}")
+        .replace('_', "\u{2CD}")
+        .replace('~', "\u{223C}")
+        .replace('`', "\u{2CB}")
+}
+
 /// The request for `notice`.
 pub fn build(webhook_url: &str, n: &Notice<'_>) -> Delivery {
     let i = n.incident;
@@ -21,24 +41,24 @@ pub fn build(webhook_url: &str, n: &Notice<'_>) -> Delivery {
         Action::Trigger => format!(
             ":rotating_light: *Incident #{}*: {}",
             i.id,
-            escape(&i.summary)
+            plain(&i.summary)
         ),
         Action::Resolve => format!(
             ":white_check_mark: *Resolved #{}*: {}",
             i.id,
-            escape(&i.summary)
+            plain(&i.summary)
         ),
     };
     let mut lines = Vec::new();
     for c in i.details.culprits.iter().take(3) {
         lines.push(format!(
             "• `{}` — {} of {} calls failed{}",
-            escape(&c.endpoint),
+            code(&c.endpoint),
             c.trouble,
             c.calls,
             c.top_status
                 .as_deref()
-                .map(|s| format!(" (mostly {})", escape(s)))
+                .map(|s| format!(" (mostly {})", plain(s)))
                 .unwrap_or_default()
         ));
     }
@@ -48,7 +68,7 @@ pub fn build(webhook_url: &str, n: &Notice<'_>) -> Delivery {
             .samples
             .iter()
             .take(3)
-            .map(|s| format!("`{}`", escape(s)))
+            .map(|s| format!("`{}`", code(s)))
             .collect();
         lines.push(format!("Sample sessions: {}", s.join(", ")));
     }
@@ -91,10 +111,12 @@ mod tests {
             baseline: 0.01,
             observed: 0.3,
             peak_ratio: 30.0,
-            summary: "storefront API errors 30.0× baseline, led by POST /api/<!channel>".into(),
+            summary:
+                "storefront API errors 30.0× baseline, led by POST /api/<!channel>/*b*_i_~s~`c`"
+                    .into(),
             details: IncidentDetails {
                 culprits: vec![Culprit {
-                    endpoint: "POST /x/<https://evil.example|click>&".into(),
+                    endpoint: "POST /x/<https://evil.example|click>&`*bold*`".into(),
                     top_status: Some("503".into()),
                     calls: 10,
                     trouble: 5,
@@ -122,5 +144,17 @@ mod tests {
             "{all}"
         );
         assert_eq!(v["blocks"].as_array().unwrap().len(), 2);
+        // No formatting in the headline; the endpoint's code span holds.
+        let headline = v["text"].as_str().unwrap();
+        let shopper = headline.split("led by").nth(1).unwrap();
+        for c in ['*', '_', '~', '`'] {
+            assert!(!shopper.contains(c), "{headline}");
+        }
+        let list = v["blocks"][1]["text"]["text"].as_str().unwrap();
+        assert_eq!(
+            list.matches('`').count(),
+            4,
+            "two intact code spans: {list}"
+        );
     }
 }

@@ -14,7 +14,7 @@ pub struct Site {
     pub site_key: String,
     /// Display name.
     pub name: String,
-    /// SHA-256 hex of the admin token.
+    /// SHA-256 hex of the admin token; empty once the token is revoked.
     pub admin_token_hash: String,
     /// Allowed origins, ASCII-serialised (`https://shop.example`).
     pub origins: Vec<String>,
@@ -58,6 +58,46 @@ impl Db {
             }
             tx.commit().await?;
             Ok(id)
+        })
+    }
+
+    /// Replace the site's admin token hash (rotation): the old token stops
+    /// working at once. Also lifts a revocation. Returns whether the site exists.
+    pub async fn rotate_admin_token(
+        &self,
+        site_key: &str,
+        new_hash: &str,
+        now_ms: i64,
+    ) -> Result<bool, StoreError> {
+        on_pool!(self, pool => {
+            let done = sqlx::query(
+                "UPDATE sites SET admin_token_hash = $2, admin_token_rotated_at = $3, admin_token_revoked_at = NULL WHERE site_key = $1",
+            )
+            .bind(site_key)
+            .bind(new_hash)
+            .bind(now_ms)
+            .execute(pool)
+            .await?;
+            Ok(done.rows_affected() == 1)
+        })
+    }
+
+    /// Revoke the site's admin token: no token opens the site until
+    /// [`Db::rotate_admin_token`]. Returns whether the site exists.
+    pub async fn revoke_admin_token(
+        &self,
+        site_key: &str,
+        now_ms: i64,
+    ) -> Result<bool, StoreError> {
+        on_pool!(self, pool => {
+            let done = sqlx::query(
+                "UPDATE sites SET admin_token_hash = '', admin_token_revoked_at = $2 WHERE site_key = $1",
+            )
+            .bind(site_key)
+            .bind(now_ms)
+            .execute(pool)
+            .await?;
+            Ok(done.rows_affected() == 1)
         })
     }
 
