@@ -13,6 +13,7 @@
 //!   the snippet's transparency suite and benchmark.
 //! - [`gate`]: a controllable HTTP gate in front of the collector (outages,
 //!   429/5xx) that records every ingest request.
+//! - [`smtp`]: a real SMTP server that keeps what it receives.
 //! - [`drill`]: the crisis drill — synthetic shoppers, local alert
 //!   receivers, a scheduled outage and its timeline (`cargo xtask drill`).
 
@@ -25,6 +26,7 @@ use std::{
 
 pub mod drill;
 pub mod lab;
+pub mod smtp;
 
 use anyhow::{bail, Context};
 use steadycart_collector::{config::Config, keys, store::Db};

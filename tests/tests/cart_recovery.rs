@@ -1,0 +1,223 @@
+//! Cart recovery end to end in headless Chromium on the demo store, with
+//! the real optimised snippet, the real collector and a real SMTP server:
+//! the shopper fills a cart (the snippet reports it from the store's own
+//! cart response), checkout fails (503 outage), the exit survey is answered
+//! with an email and consent; the outage ends; after the (seconds-scale)
+//! delay the recovery email arrives at the SMTP server with the cart, an
+//! unsubscribe header and a recovery link that verifies; the contact is in
+//! the CSV export; one-click unsubscribe removes it.
+
+use std::time::{Duration, Instant};
+
+use mailparse::MailHeaderMap;
+use serde_json::{json, Value};
+use steadycart_tests::{smtp::SmtpInbox, thirtyfour::By, Browser, Stack};
+
+const OPEN: &str = "const h = document.querySelector('steadycart-survey'); \
+    return !!(h && h.shadowRoot && h.shadowRoot.querySelector('[role=dialog]'));";
+const LEAVE_TOP: &str = "document.documentElement.dispatchEvent(new MouseEvent('mouseout', \
+    {bubbles: true, clientX: 300, clientY: -2, relatedTarget: null})); return true;";
+const INSTALLED: &str = "return !!window.__steadycart";
+
+async fn csv_rows(stack: &Stack) -> anyhow::Result<Vec<csv::StringRecord>> {
+    let text = stack
+        .http
+        .get(format!(
+            "{}/v1/admin/sites/{}/recovery/contacts.csv",
+            stack.collector_url, stack.site_key
+        ))
+        .bearer_auth(&stack.admin_token)
+        .send()
+        .await?
+        .error_for_status()?
+        .text()
+        .await?;
+    let mut reader = csv::ReaderBuilder::new().from_reader(text.as_bytes());
+    anyhow::ensure!(
+        reader.headers()?.get(0) == Some("Email"),
+        "CSV header: {text}"
+    );
+    Ok(reader.records().collect::<Result<_, _>>()?)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "written, not yet run in Chromium: run with --ignored"]
+async fn outage_survey_consent_then_recovery_email_and_export() -> anyhow::Result<()> {
+    let (inbox, smtp_url) = SmtpInbox::start()?;
+    let delay = Duration::from_secs(3);
+    let stack = Stack::start_with(|c| {
+        c.recovery.smtp_url = Some(smtp_url.clone());
+        c.recovery.delay = delay;
+        c.recovery.tick = Duration::from_millis(200);
+    })
+    .await?;
+    let res = stack
+        .http
+        .put(format!(
+            "{}/v1/admin/sites/{}/recovery/settings",
+            stack.collector_url, stack.site_key
+        ))
+        .bearer_auth(&stack.admin_token)
+        .json(&json!({
+            "shop_name": "Voltline Electronics",
+            "from": "Voltline <shop@voltline.example>",
+            "recovery_url": format!("{}/cart?recover={{token}}", stack.store_url),
+        }))
+        .send()
+        .await?;
+    anyhow::ensure!(res.status() == 200, "settings: {}", res.text().await?);
+
+    let browser = Browser::start().await?;
+    let d = &browser.driver;
+    stack
+        .set_fault("checkout", json!({"mode": "error", "status": 503}))
+        .await?;
+
+    // A cart, reported by the snippet from the store's own cart response.
+    d.goto(&stack.store_url).await?;
+    browser
+        .eval("localStorage.clear(); sessionStorage.clear(); return true;")
+        .await?;
+    d.goto(&stack.store_url).await?;
+    browser
+        .wait_for("snippet installed", Duration::from_secs(10), INSTALLED)
+        .await?;
+    d.find(By::Css("[data-add]")).await?.click().await?;
+    let snapshot = stack
+        .wait_for_event("cart snapshot", Duration::from_secs(15), |e| {
+            e["type"] == "cart_snapshot"
+        })
+        .await?;
+    let product = snapshot["items"][0]["name"]
+        .as_str()
+        .expect("the snapshot names the product")
+        .to_string();
+    assert_eq!(snapshot["items"][0]["qty"], 1, "{snapshot}");
+    assert!(snapshot["items"][0]["unit_price_minor"].as_i64().unwrap() > 0);
+
+    // Checkout fails; the shopper heads out and answers with consent.
+    d.goto(&format!("{}/cart", stack.store_url)).await?;
+    let loaded = Instant::now();
+    browser
+        .wait_for("snippet installed", Duration::from_secs(10), INSTALLED)
+        .await?;
+    d.find(By::Id("checkout")).await?.click().await?;
+    browser
+        .wait_for(
+            "checkout failure handled by the page",
+            Duration::from_secs(10),
+            "return document.getElementById('status').textContent.includes('503')",
+        )
+        .await?;
+    if let Some(rest) = Duration::from_millis(3300).checked_sub(loaded.elapsed()) {
+        tokio::time::sleep(rest).await;
+    }
+    browser.eval(LEAVE_TOP).await?;
+    browser
+        .wait_for("survey", Duration::from_secs(5), OPEN)
+        .await?;
+    let root = d
+        .find(By::Css("steadycart-survey"))
+        .await?
+        .get_shadow_root()
+        .await?;
+    root.find(By::Css("input[value=broken]"))
+        .await?
+        .click()
+        .await?;
+    root.find(By::Id("sc-email"))
+        .await?
+        .send_keys("ann@example.com")
+        .await?;
+    root.find(By::Id("sc-consent")).await?.click().await?;
+    root.find(By::Css(".send")).await?.click().await?;
+    stack
+        .wait_for_event("answer with consent", Duration::from_secs(10), |e| {
+            e["type"] == "survey_answered" && e["answer"]["email"] == "ann@example.com"
+        })
+        .await?;
+
+    // The outage ends.
+    stack.set_fault("checkout", json!({"mode": "none"})).await?;
+
+    // After the delay, the email arrives at the SMTP server.
+    let start = Instant::now();
+    while inbox.mails().is_empty() {
+        anyhow::ensure!(
+            start.elapsed() < Duration::from_secs(60),
+            "no recovery email within 60 s"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let mails = inbox.mails();
+    assert_eq!(mails.len(), 1, "one email");
+    assert_eq!(mails[0].to, vec!["ann@example.com"]);
+    let parsed = mailparse::parse_mail(&mails[0].data)?;
+    let headers = parsed.get_headers();
+    let list = headers
+        .get_first_value("List-Unsubscribe")
+        .expect("List-Unsubscribe");
+    assert_eq!(
+        headers.get_first_value("List-Unsubscribe-Post").as_deref(),
+        Some("List-Unsubscribe=One-Click")
+    );
+    assert!(headers.get_first_value("Message-ID").is_some());
+    let plain = parsed
+        .subparts
+        .iter()
+        .find(|p| p.ctype.mimetype == "text/plain")
+        .expect("text part")
+        .get_body()?;
+    assert!(
+        parsed
+            .subparts
+            .iter()
+            .any(|p| p.ctype.mimetype == "text/html"),
+        "HTML part"
+    );
+    assert!(plain.contains(&format!("1 × {product}")), "{plain}");
+    assert!(plain.contains("Voltline Electronics"), "{plain}");
+
+    // The recovery link opens the cart again.
+    let prefix = format!("{}/cart?recover=", stack.store_url);
+    let at = plain.find(&prefix).expect("recovery link") + prefix.len();
+    let token: String = plain[at..]
+        .chars()
+        .take_while(|c| c.is_ascii_alphanumeric() || *c == '.')
+        .collect();
+    let cart: Value = stack
+        .http
+        .get(format!("{}/v1/recover/{token}", stack.collector_url))
+        .send()
+        .await?
+        .error_for_status()?
+        .json()
+        .await?;
+    assert_eq!(cart["items"][0]["name"], product.as_str(), "{cart}");
+
+    // The contact is in the CSV export.
+    let rows = csv_rows(&stack).await?;
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    assert_eq!(&rows[0][0], "ann@example.com");
+    assert_eq!(&rows[0][2], "Subscribed");
+    assert!(!rows[0][5].is_empty(), "cart value");
+    assert!(rows[0][7].contains(&product), "{:?}", &rows[0]);
+    assert_eq!(&rows[0][9], "emailed");
+
+    // One-click unsubscribe (what a mail client POSTs) removes it.
+    let url = list.trim_matches(|c| c == '<' || c == '>');
+    let res = stack
+        .http
+        .post(url)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body("List-Unsubscribe=One-Click")
+        .send()
+        .await?;
+    assert_eq!(res.status(), 200);
+    assert!(csv_rows(&stack).await?.is_empty());
+
+    browser.quit().await;
+    stack.stop().await;
+    Ok(())
+}
