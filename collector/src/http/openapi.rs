@@ -412,27 +412,6 @@ pub const OPERATIONS: &[Operation] = &[
     },
     Operation {
         method: "get",
-        path: "/v1/admin/sites/{site}/detector",
-        summary: "Detector parameters of the site: defaults, overrides, effective",
-        access: Access::Admin,
-        query: &[],
-        body: None,
-        responses: &[(200, "{defaults, overrides, effective}", JSON, "Object")],
-    },
-    Operation {
-        method: "put",
-        path: "/v1/admin/sites/{site}/detector",
-        summary: "Set the site's detector overrides ({} returns to the defaults)",
-        access: Access::Admin,
-        query: &[],
-        body: Some((&["application/json"], "Object")),
-        responses: &[
-            (200, "{defaults, overrides, effective}", JSON, "Object"),
-            (400, "unknown field or value out of range; `field` names it", JSON, ERR),
-        ],
-    },
-    Operation {
-        method: "get",
         path: "/v1/admin/sites/{site}/recovery/contacts",
         summary: "Marketing export of recovery contacts (consented, not unsubscribed), oldest first",
         access: Access::Admin,
