@@ -92,13 +92,22 @@ pub fn run() -> anyhow::Result<Vec<Shipped>> {
             .arg(&out),
     )?;
     let core = out.join("steadycart_core_bg.wasm");
-    tools::run(
-        Command::new(wasm_opt)
-            .arg(&core)
-            .args(WASM_OPT_FLAGS)
-            .arg("-o")
-            .arg(&core),
-    )?;
+    let opt = Command::new(wasm_opt)
+        .arg(&core)
+        .args(WASM_OPT_FLAGS)
+        .arg("--minify-imports-and-exports-and-modules")
+        .arg("-o")
+        .arg(&core)
+        .output()
+        .context("starting wasm-opt")?;
+    if !opt.status.success() {
+        anyhow::bail!("wasm-opt failed: {}", String::from_utf8_lossy(&opt.stderr));
+    }
+    // Short import/export names: the glue must use them too.
+    let mapping = crate::minify::parse_mapping(&String::from_utf8_lossy(&opt.stdout))?;
+    let glue = out.join("steadycart_core.js");
+    let text = fs::read_to_string(&glue)?;
+    fs::write(&glue, crate::minify::rewrite_glue(&text, &mapping)?)?;
     fs::copy(
         root.join("client-wasm/js/steadycart.js"),
         out.join("steadycart.js"),

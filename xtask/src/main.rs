@@ -18,6 +18,7 @@ mod demo;
 mod dist;
 mod drill;
 mod fuzz;
+mod minify;
 mod test;
 mod tools;
 
