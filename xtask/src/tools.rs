@@ -1,6 +1,7 @@
 //! Finding, and where allowed installing, the external tools the tasks need.
 //! Nothing here downloads binaries from outside the package registries:
-//! wasm-bindgen-cli comes from crates.io, wasm-opt from npm's `binaryen`,
+//! wasm-bindgen-cli comes from crates.io, wasm-opt from npm's `binaryen`
+//! (and esbuild from npm's `esbuild`),
 //! Chromium from Debian.
 
 use std::{
@@ -14,6 +15,8 @@ use anyhow::{bail, Context};
 pub const WASM_BINDGEN_VERSION: &str = "0.2.130";
 /// binaryen 132: Debian's wasm-opt 108 produces wasm that Chromium rejects.
 pub const BINARYEN_VERSION: &str = "132.0.0";
+/// esbuild, the minifier of the snippet's JavaScript (npm `esbuild`).
+pub const ESBUILD_VERSION: &str = "0.28.2";
 
 /// Run a command, failing with its name if it fails.
 pub fn run(cmd: &mut Command) -> anyhow::Result<()> {
@@ -93,6 +96,27 @@ pub fn wasm_opt() -> anyhow::Result<PathBuf> {
             .args(["install", "--no-audit", "--no-fund", "--prefix"])
             .arg(&prefix)
             .arg(format!("binaryen@{BINARYEN_VERSION}")))?;
+    }
+    Ok(bin)
+}
+
+/// `esbuild` from npm, installed into the tools dir (its own prefix, so it
+/// never disturbs the wasm-opt install).
+pub fn esbuild() -> anyhow::Result<PathBuf> {
+    let prefix = tools_dir().join("esbuild");
+    let bin = prefix.join("node_modules/.bin/esbuild");
+    let version_ok =
+        output_of(Command::new(&bin).arg("--version")).is_some_and(|v| v.trim() == ESBUILD_VERSION);
+    if !version_ok {
+        println!(
+            "xtask: installing esbuild (npm esbuild@{ESBUILD_VERSION}) into {}",
+            prefix.display()
+        );
+        std::fs::create_dir_all(&prefix)?;
+        run(Command::new("npm")
+            .args(["install", "--no-audit", "--no-fund", "--prefix"])
+            .arg(&prefix)
+            .arg(format!("esbuild@{ESBUILD_VERSION}")))?;
     }
     Ok(bin)
 }

@@ -525,8 +525,9 @@ impl Runtime {
                 }
             }
         }
-        // Document order, so the cycle follows what the shopper sees.
-        items.sort_by(|a, b| {
+        // Document order, so the cycle follows what the shopper sees. Only
+        // the ends matter: min/max instead of a sort (no sort code in the wasm).
+        let order = |a: &&web_sys::HtmlElement, b: &&web_sys::HtmlElement| {
             let pos = a.compare_document_position(b);
             if pos & web_sys::Node::DOCUMENT_POSITION_FOLLOWING != 0 {
                 std::cmp::Ordering::Less
@@ -535,8 +536,9 @@ impl Runtime {
             } else {
                 std::cmp::Ordering::Equal
             }
-        });
-        let (Some(first), Some(last)) = (items.first(), items.last()) else {
+        };
+        let (Some(first), Some(last)) = (items.iter().min_by(order), items.iter().max_by(order))
+        else {
             return;
         };
         let active: Option<web_sys::Element> = m.shadow.active_element();
