@@ -1,6 +1,7 @@
 //! `cargo xtask bench snippet`: builds the snippet, then measures in
 //! headless Chromium the wrappers' per-call overhead (2,000 sequential
-//! fetches and XHRs with vs without the snippet), the time to installed
+//! fetches and XHRs with vs without the snippet, in alternating batches in
+//! one page: see `tests/src/bin/bench-snippet.rs`), the time to installed
 //! wrappers and the gzip bytes shipped. Not part of `cargo xtask test`:
 //! timings belong to benchmarks. Figures are recorded in BENCHMARKS.md.
 
@@ -28,7 +29,8 @@ pub struct BenchArgs {
     /// Sequential calls per measurement.
     #[arg(long, default_value_t = 2000)]
     n: u32,
-    /// Alternating with/without rounds (medians are reported).
+    /// Page loads; each alternates with/without batches (the median of
+    /// the per-pair ratios over all rounds is reported).
     #[arg(long, default_value_t = 3)]
     rounds: u32,
     /// Ingest: seconds per phase.
@@ -44,6 +46,9 @@ pub struct BenchArgs {
         default_value = "postgres://root@127.0.0.1:5432/test"
     )]
     pg_url: String,
+    /// Calls per batch (one side of a with/without pair).
+    #[arg(long, default_value_t = 200)]
+    batch: u32,
 }
 
 pub fn run(args: BenchArgs) -> anyhow::Result<()> {
@@ -80,6 +85,7 @@ fn snippet(args: &BenchArgs) -> anyhow::Result<()> {
             ])
             .env("BENCH_N", args.n.to_string())
             .env("BENCH_ROUNDS", args.rounds.to_string())
+            .env("BENCH_BATCH", args.batch.to_string())
             .env("STEADYCART_SNIPPET_DIR", dist::out_dir())
             .env("STEADYCART_CHROMIUM", chromium)
             .env("STEADYCART_CHROMEDRIVER", chromedriver)

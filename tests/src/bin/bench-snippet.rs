@@ -1,9 +1,14 @@
 //! `cargo xtask bench snippet` runs this: the wrappers' per-call overhead in
-//! headless Chromium (N sequential fetches and XHRs to a local endpoint,
-//! with and without the snippet, watched and ignored URLs), the time until
-//! the wrappers are installed, and the gzip bytes shipped (from
-//! `dist/snippet/manifest.json`). Rounds alternate with/without so machine
-//! noise hits both sides alike; medians are reported.
+//! headless Chromium, the time until the wrappers are installed, and the
+//! gzip bytes shipped (from `dist/snippet/manifest.json`).
+//!
+//! Method (trustworthy on a small, shared, noisy machine): one page with the
+//! snippet keeps the original fetch/XHR (saved before the snippet loads) and
+//! alternates batches of `BENCH_BATCH` sequential calls through the originals
+//! and through the wrappers, AB BA AB… (`tests/web/pages/bench.js`). Each
+//! pair gives a ratio with/without measured under the same load a moment
+//! apart; the report is the median of those ratios over all pairs of all
+//! rounds (a fresh page load per round), with its interquartile range.
 #![allow(clippy::print_stdout)] // a benchmark report: stdout is its interface
 
 use std::time::Duration;
@@ -12,68 +17,82 @@ use steadycart_tests::{lab::Lab, snippet_dir, Browser};
 
 const KEYS: [&str; 4] = ["fetchIgnored", "fetchWatched", "xhrIgnored", "xhrWatched"];
 
-fn median(mut v: Vec<f64>) -> f64 {
+/// The `q`-quantile (0..=1) of `v`, nearest rank.
+fn quantile(mut v: Vec<f64>, q: f64) -> f64 {
+    v.retain(|x| x.is_finite());
     v.sort_by(f64::total_cmp);
     if v.is_empty() {
         return f64::NAN;
     }
-    v[v.len() / 2]
+    v[((v.len() - 1) as f64 * q).round() as usize]
+}
+
+fn env_num(name: &str, default: u32) -> u32 {
+    std::env::var(name)
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(default)
 }
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() -> anyhow::Result<()> {
-    let n: u32 = std::env::var("BENCH_N")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(2000);
-    let rounds: usize = std::env::var("BENCH_ROUNDS")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(3);
+    let n = env_num("BENCH_N", 2000);
+    let rounds = env_num("BENCH_ROUNDS", 3);
+    let batch = env_num("BENCH_BATCH", 200);
     let lab = Lab::start().await?;
     let browser = Browser::start().await?;
-    let mut without: Vec<serde_json::Value> = Vec::new();
-    let mut with: Vec<serde_json::Value> = Vec::new();
+    let mut runs: Vec<serde_json::Value> = Vec::new();
     for round in 0..rounds {
-        for snippet in [0u8, 2] {
-            browser
-                .driver
-                .goto(&format!("{}/page/bench?snippet={snippet}&n={n}", lab.url))
-                .await?;
-            let r = browser
-                .wait_for(
-                    "benchmark",
-                    Duration::from_secs(600),
-                    "return window.__result",
-                )
-                .await?;
-            anyhow::ensure!(
-                snippet == 0 || r["installed"] == true,
-                "snippet not installed: {r}"
-            );
-            println!("round {round} snippet={}: {r}", snippet != 0);
-            if snippet == 0 {
-                without.push(r);
-            } else {
-                with.push(r);
-            }
-        }
+        browser
+            .driver
+            .goto(&format!(
+                "{}/page/bench?snippet=2&n={n}&batch={batch}",
+                lab.url
+            ))
+            .await?;
+        let r = browser
+            .wait_for(
+                "benchmark",
+                Duration::from_secs(900),
+                "return window.__result",
+            )
+            .await?;
+        anyhow::ensure!(r["installed"] == true, "snippet not installed: {r}");
+        let summary: Vec<String> = KEYS
+            .iter()
+            .map(|k| {
+                let ratios: Vec<f64> = pairs(&r, k).iter().map(|(a, b)| b / a).collect();
+                format!("{k} {:.3}", quantile(ratios, 0.5))
+            })
+            .collect();
+        println!(
+            "round {round}: median ratio per pair: {}",
+            summary.join(", ")
+        );
+        runs.push(r);
     }
-    let col = |runs: &[serde_json::Value], key: &str| {
-        median(runs.iter().filter_map(|r| r[key].as_f64()).collect())
-    };
-    println!();
-    println!("| {n} sequential calls | without (ms/call) | with (ms/call) | ratio |");
-    println!("|---|---|---|---|");
-    for key in KEYS {
-        let (a, b) = (col(&without, key), col(&with, key));
-        println!("| {key} | {a:.3} | {b:.3} | {:.3} |", b / a);
-    }
-    let install = col(&with, "installAt");
-    let loader = col(&with, "loaderStart");
     println!();
     println!(
-        "wrappers installed at {install:.1} ms after navigation start, {:.1} ms after the loader's request started",
+        "| {n} calls per side, batches of {batch}, {rounds} rounds | without (ms/call) | with (ms/call) | ratio (median of pairs) | IQR of pair ratios |"
+    );
+    println!("|---|---|---|---|---|");
+    for key in KEYS {
+        let all: Vec<(f64, f64)> = runs.iter().flat_map(|r| pairs(r, key)).collect();
+        let ratios: Vec<f64> = all.iter().map(|(a, b)| b / a).collect();
+        let a = quantile(all.iter().map(|p| p.0).collect(), 0.5);
+        let b = quantile(all.iter().map(|p| p.1).collect(), 0.5);
+        println!(
+            "| {key} | {a:.3} | {b:.3} | {:.3} | {:.3}–{:.3} |",
+            quantile(ratios.clone(), 0.5),
+            quantile(ratios.clone(), 0.25),
+            quantile(ratios, 0.75)
+        );
+    }
+    let col = |key: &str| quantile(runs.iter().filter_map(|r| r[key].as_f64()).collect(), 0.5);
+    let (install, loader) = (col("installAt"), col("loaderStart"));
+    println!();
+    println!(
+        "wrappers installed at {install:.1} ms after navigation start, {:.1} ms after the loader's request started (median of {rounds} loads)",
         install - loader
     );
     let manifest: serde_json::Value =
@@ -82,7 +101,29 @@ async fn main() -> anyhow::Result<()> {
         "shipped (loader JS + glue + wasm): {} bytes gzip",
         manifest["total_gzip"]
     );
+    if let Ok(load) = std::fs::read_to_string("/proc/loadavg") {
+        println!(
+            "machine: {} CPUs, load average {}",
+            std::thread::available_parallelism().map_or(0, |n| n.get()),
+            load.split_whitespace()
+                .take(3)
+                .collect::<Vec<_>>()
+                .join(" ")
+        );
+    }
     browser.quit().await;
     lab.stop().await;
     Ok(())
+}
+
+/// The (without, with) ms/call pairs of one run for `key`.
+fn pairs(run: &serde_json::Value, key: &str) -> Vec<(f64, f64)> {
+    run[key]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|p| Some((p[0].as_f64()?, p[1].as_f64()?)))
+                .collect()
+        })
+        .unwrap_or_default()
 }
