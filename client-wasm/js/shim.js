@@ -29,6 +29,8 @@
 //       stale-if-error (headers as "name: value" lines).
 //   staleFor(status, aborted) -> bool   whether a live result (status 0 =
 //       network error) is a failure the kept copy should stand in for.
+//   route(path)   a single-page app changed its route: history.pushState /
+//       replaceState (after the original ran) or popstate.
 
 const KEY = "__steadycart";
 const MAX_ERRORS = 3;
@@ -199,6 +201,31 @@ export function install(hooks) {
     state.wrappedOpen = proto.open;
     state.wrappedSend = proto.send;
   }
+
+  // SPA routing: the History API's own methods, wrapped on the history
+  // object (the prototype stays untouched), and popstate.
+  const hist = g.history;
+  if (hist && typeof hooks.route === "function") {
+    const route = () => guard(() => hooks.route(location.pathname));
+    state.hist = [];
+    for (const name of ["pushState", "replaceState"]) {
+      const orig = hist[name];
+      if (typeof orig !== "function") continue;
+      const own = Object.prototype.hasOwnProperty.call(hist, name);
+      // Same name and length as the native method.
+      const wrapped = {
+        [name](data, unused) {
+          const result = orig.apply(this, arguments);
+          route();
+          return result;
+        },
+      }[name];
+      hist[name] = wrapped;
+      state.hist.push([name, orig, wrapped, own]);
+    }
+    g.addEventListener("popstate", route);
+    state.route = route;
+  }
   return origFetch || null;
 }
 
@@ -216,6 +243,13 @@ export function uninstall() {
     if (state.proto.open === state.wrappedOpen) state.proto.open = state.open;
     if (state.proto.send === state.wrappedSend) state.proto.send = state.send;
   }
+  const hist = g.history;
+  for (const [name, orig, wrapped, own] of state.hist || []) {
+    if (hist[name] !== wrapped) continue;
+    if (own) hist[name] = orig;
+    else delete hist[name];
+  }
+  if (state.route) g.removeEventListener("popstate", state.route);
 }
 
 // Stale-if-error wiring for one opted-in price GET (decisions are the

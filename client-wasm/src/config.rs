@@ -117,8 +117,27 @@ pub enum ConfigError {
     BadSku(String),
     /// The page's `steadycart-config` is not a JSON object.
     BadPageConfig,
-    /// A `data-survey*` option is wrong.
-    BadSurvey(String),
+    /// A `data-survey*` option is wrong: the option and what is wrong.
+    BadSurvey(String, String),
+}
+
+impl ConfigError {
+    /// The option to blame, without `data-` (`"checkout"`,
+    /// `"stall-ms-price"`), when one is; `None` for a missing rule set or a
+    /// bad page object.
+    pub fn option(&self) -> Option<&str> {
+        let name = match self {
+            ConfigError::MissingSiteKey | ConfigError::BadSiteKey => "site",
+            ConfigError::BadCollector => "collector",
+            ConfigError::BadRule(attr, _) => attr,
+            ConfigError::BadNumber(attr)
+            | ConfigError::UnknownAttribute(attr)
+            | ConfigError::BadSurvey(attr, _) => attr,
+            ConfigError::BadSku(_) => "sku",
+            ConfigError::NoRules | ConfigError::BadPageConfig => return None,
+        };
+        Some(name.strip_prefix("data-").unwrap_or(name))
+    }
 }
 
 impl fmt::Display for ConfigError {
@@ -136,7 +155,7 @@ impl fmt::Display for ConfigError {
                 f,
                 "data-sku: bad rule \"{rule}\" (use /path/{{sku}} or body:FIELD)"
             ),
-            ConfigError::BadSurvey(why) => write!(f, "{why}"),
+            ConfigError::BadSurvey(_, why) => write!(f, "{why}"),
             ConfigError::BadPageConfig => {
                 write!(f, "#steadycart-config must hold a JSON object")
             }
@@ -215,7 +234,9 @@ pub fn from_attributes(
             continue;
         }
         if let Some(suffix) = key.strip_prefix("survey") {
-            survey.set(suffix, value).map_err(ConfigError::BadSurvey)?;
+            survey
+                .set(suffix, value)
+                .map_err(|why| ConfigError::BadSurvey(name.clone(), why))?;
             continue;
         }
         if let Some(ok) = stale.apply(key, value) {
@@ -503,5 +524,108 @@ mod tests {
         )
         .unwrap_err();
         assert_eq!(e, ConfigError::BadCollector);
+    }
+
+    #[test]
+    fn errors_name_the_option() {
+        let site = ("data-site", "pk_1234");
+        type Case<'a> = (&'a [(&'a str, &'a str)], Option<&'a str>);
+        let cases: &[Case] = &[
+            (&[("data-cart", "/c")], Some("site")),
+            (&[site, ("data-chekout", "/x")], Some("chekout")),
+            (&[site, ("data-checkout", "GRAB /x")], Some("checkout")),
+            (
+                &[site, ("data-cart", "/c"), ("data-stall-ms-cart", "0")],
+                Some("stall-ms-cart"),
+            ),
+            (
+                &[site, ("data-cart", "/c"), ("data-survey", "sometimes")],
+                Some("survey"),
+            ),
+            (
+                &[
+                    site,
+                    ("data-cart", "/c"),
+                    ("data-survey-cooldown-days", "x"),
+                ],
+                Some("survey-cooldown-days"),
+            ),
+            (
+                &[site, ("data-cart", "/c"), ("data-sample-rate", "2")],
+                Some("sample-rate"),
+            ),
+            (
+                &[site, ("data-cart", "/c"), ("data-collector", "ftp://x")],
+                Some("collector"),
+            ),
+            (&[site], None),
+        ];
+        for (list, option) in cases {
+            let e = from_attributes(&attrs(list), SRC).unwrap_err();
+            assert_eq!(e.option(), *option, "{e}");
+        }
+    }
+
+    /// The configuration reference (`steadycart_protocol::options`) and
+    /// this parser agree: every documented example is accepted, every
+    /// documented literal default changes nothing, and a name the
+    /// reference does not list is refused.
+    #[test]
+    fn reference_matches_the_parser() {
+        use steadycart_protocol::options::{DefaultValue, OPTIONS};
+        let base = [("data-site", "pk_1234"), ("data-cart", "/c")];
+        // What a configuration does: survey options compared by effect
+        // (an explicit default and an unset option differ only in form).
+        let effect = |c: Config| {
+            use crate::survey_form::Lang;
+            let s = &c.survey;
+            let survey = (
+                s.texts(Lang::En),
+                s.texts(Lang::De),
+                s.cooldown(),
+                s.intent,
+                s.mode,
+            );
+            (
+                Config {
+                    survey: Default::default(),
+                    ..c
+                },
+                survey,
+            )
+        };
+        let plain = effect(from_attributes(&attrs(&base), SRC).unwrap());
+        for o in OPTIONS {
+            let name = format!("data-{}", o.name);
+            let with = |value: &str| {
+                let mut list = attrs(&base);
+                list.retain(|(n, _)| *n != name);
+                list.push((name.clone(), value.to_string()));
+                from_attributes(&list, SRC)
+            };
+            assert!(
+                with(o.example).is_ok(),
+                "example of {}: {:?}",
+                o.name,
+                with(o.example)
+            );
+            if let DefaultValue::Value(v) = o.default {
+                assert_eq!(
+                    with(v).map(effect),
+                    Ok(plain.clone()),
+                    "default of {}",
+                    o.name
+                );
+            }
+        }
+        for typo in ["chekout", "stall-ms-basket", "survey-colour", "text-banner"] {
+            assert!(OPTIONS.iter().all(|o| o.name != typo));
+            let e = from_attributes(
+                &attrs(&[base[0], base[1], (&format!("data-{typo}"), "1")]),
+                SRC,
+            )
+            .unwrap_err();
+            assert_eq!(e.option(), Some(typo));
+        }
     }
 }

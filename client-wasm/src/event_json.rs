@@ -57,6 +57,14 @@ pub fn encode(event: &Event) -> String {
             write_trouble(&mut o.out, trouble);
         }
         EventBody::CartSnapshot(c) => cart(&mut o, c),
+        EventBody::Identify { email, consent } => {
+            o.str("email", email);
+            o.key("consent");
+            let mut inner = Obj::new(std::mem::take(&mut o.out));
+            inner.str("text", &consent.text);
+            inner.str("version", &consent.version);
+            o.out = inner.end();
+        }
         EventBody::SessionStart
         | EventBody::CartActivity
         | EventBody::CheckoutStarted
@@ -360,6 +368,13 @@ mod tests {
                     },
                 ],
             }),
+            EventBody::Identify {
+                email: "ann@example.com".into(),
+                consent: Consent {
+                    text: "Email me \"once\" <b>fixed</b>".into(),
+                    version: "2026-11".into(),
+                },
+            },
             EventBody::Unknown,
         ];
         for body in bodies {

@@ -31,6 +31,8 @@ pub enum Trigger {
     Return,
     /// Idle after trouble.
     Idle,
+    /// The shop's app asked for it (`Steadycart.showSurvey()`).
+    Api,
 }
 
 impl Trigger {
@@ -42,6 +44,7 @@ impl Trigger {
             Trigger::Back => "back",
             Trigger::Return => "return",
             Trigger::Idle => "idle",
+            Trigger::Api => "api",
         }
     }
 }

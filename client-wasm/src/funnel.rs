@@ -80,6 +80,24 @@ impl Funnel {
         None
     }
 
+    /// The shop's app says checkout started (`markCheckoutStarted`): the
+    /// same rule as a checkout call.
+    pub fn start_by_app(&mut self) -> Option<EventBody> {
+        self.on_call_start(Role::Checkout)
+    }
+
+    /// The shop's app says the order went through (`markCheckoutCompleted`):
+    /// completes the attempt once, with the order id when given. A second
+    /// call for the same attempt (or after the order call or confirmation
+    /// page already did) is ignored.
+    pub fn complete_by_app(&mut self, order_id: Option<String>) -> Option<EventBody> {
+        if self.completed {
+            return None;
+        }
+        self.completed = true;
+        Some(EventBody::CheckoutCompleted { order_id })
+    }
+
     /// Whether the current attempt completed.
     pub fn completed(&self) -> bool {
         self.completed
@@ -180,6 +198,27 @@ mod tests {
         assert_eq!(
             g.on_call_start(Role::Checkout),
             Some(EventBody::CheckoutStarted)
+        );
+    }
+
+    #[test]
+    fn app_marks_count_once() {
+        let mut f = Funnel::default();
+        assert_eq!(f.start_by_app(), Some(EventBody::CheckoutStarted));
+        assert_eq!(f.on_call_start(Role::Checkout), None, "already started");
+        assert_eq!(
+            f.complete_by_app(Some("A-7".into())),
+            Some(EventBody::CheckoutCompleted {
+                order_id: Some("A-7".into())
+            })
+        );
+        assert_eq!(f.complete_by_app(Some("A-7".into())), None);
+        assert_eq!(f.on_page("/order/A-7", &["/order/".to_string()]), None);
+        assert_eq!(f.on_call_end(Role::Checkout, "POST", Outcome::Ok), None);
+        assert_eq!(
+            f.start_by_app(),
+            Some(EventBody::CheckoutStarted),
+            "a second order"
         );
     }
 

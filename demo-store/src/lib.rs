@@ -10,6 +10,7 @@
 //! - [`control`]: the token-protected fault control API and page.
 //! - [`pages`]: server-rendered HTML with the embed tag, and static assets.
 //! - [`lab`]: hostile-host pages (strict CSP, hostile CSS) for the messages.
+//! - [`spa`]: the store as a single-page app using the JS API (`init`).
 
 pub mod api;
 pub mod catalog;
@@ -18,6 +19,7 @@ pub mod faults;
 pub mod lab;
 pub mod pages;
 pub mod reset;
+pub mod spa;
 
 use std::{future::Future, sync::Arc};
 
@@ -66,6 +68,7 @@ pub fn app(config: StoreConfig) -> (Router, StoreState) {
     let router = Router::new()
         .merge(pages::router())
         .merge(lab::router())
+        .merge(spa::router())
         .merge(api::router())
         .merge(control::router())
         .with_state(state.clone());

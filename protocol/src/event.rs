@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 use crate::{
     cart::CartSnapshot,
     role::{Outcome, Role},
-    survey::{Answer, Trouble},
+    survey::{Answer, Consent, Trouble},
 };
 
 /// One delivery from the snippet: up to
@@ -120,6 +120,14 @@ pub enum EventBody {
     /// The cart's contents (see [`crate::cart`]).
     /// `{"type":"cart_snapshot","currency":"USD","items":[{"sku":"VL-HP-01","qty":1,"unit_price_minor":12900}]}`
     CartSnapshot(CartSnapshot),
+    /// The shop's app passed a shopper's email with recorded consent
+    /// (`Steadycart.identify`). `{"type":"identify","email":"…","consent":{…}}`.
+    Identify {
+        /// The email address.
+        email: String,
+        /// The consent the shopper gave, text and version verbatim.
+        consent: Consent,
+    },
     /// An event type this version does not know (sent by a newer snippet).
     /// Kept so the rest of the batch is still accepted.
     #[serde(other)]
@@ -142,6 +150,7 @@ impl EventBody {
             EventBody::SurveyDismissed { .. } => "survey_dismissed",
             EventBody::SurveyAnswered { .. } => "survey_answered",
             EventBody::CartSnapshot(_) => "cart_snapshot",
+            EventBody::Identify { .. } => "identify",
             EventBody::Unknown => "unknown",
         }
     }
@@ -269,6 +278,18 @@ mod tests {
         assert_eq!(b.events[0].body, EventBody::Unknown);
         assert_eq!(b.events[1].body, EventBody::PageExit);
         assert_eq!(b.dropped, 0, "dropped defaults to zero");
+    }
+
+    #[test]
+    fn identify_wire_shape() {
+        let json = r#"{"id":"0192f3c4a1b27e3f9d1c5b8a7e6f5d4c","ts":1,"session":"s1234567890",
+            "type":"identify","email":"ann@example.com","consent":{"text":"Email me","version":"v1"}}"#;
+        let e: Event = serde_json::from_str(json).unwrap();
+        assert_eq!(e.body.kind(), "identify");
+        assert_eq!(
+            serde_json::from_value::<Event>(serde_json::to_value(&e).unwrap()).unwrap(),
+            e
+        );
     }
 
     #[test]

@@ -19,12 +19,14 @@
 //! - [`survey`]: exit-survey answers, consent and trouble context, and their checks.
 //! - [`remote`]: remote site configuration and crisis switches.
 //! - [`cart`]: cart snapshots (items, quantities, prices) for recovery emails.
+//! - [`options`]: every snippet configuration option (the configuration reference).
 #![deny(missing_docs)]
 
 pub mod api;
 pub mod cart;
 pub mod event;
 pub mod limits;
+pub mod options;
 pub mod remote;
 pub mod role;
 pub mod survey;

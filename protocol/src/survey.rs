@@ -198,6 +198,18 @@ pub fn check_answer(a: &Answer) -> Result<(), AnswerError> {
     Ok(())
 }
 
+/// Check an `identify` event (`Steadycart.identify(email, consent)`): a
+/// valid email with complete consent, by the same rules as a survey
+/// answer's contact. The field names `email` or `consent.text` /
+/// `consent.version`.
+pub fn check_identify(email: &str, consent: &Consent) -> Result<(), AnswerError> {
+    check_answer(&Answer {
+        email: Some(email.to_string()),
+        consent: Some(consent.clone()),
+        ..Answer::default()
+    })
+}
+
 /// Check a trouble context's sizes.
 pub fn check_trouble(t: &Trouble) -> Result<(), AnswerError> {
     if t.endpoints.len() > MAX_TROUBLE_ENDPOINTS || t.roles.len() > 4 {
@@ -269,6 +281,21 @@ mod tests {
         assert!(check_answer(&a).is_ok());
         a.consent.as_mut().unwrap().version = "<b>".into();
         assert_eq!(check_answer(&a).unwrap_err().field, "consent.version");
+    }
+
+    #[test]
+    fn identify_needs_valid_email_and_consent() {
+        let c = consent().unwrap();
+        assert!(check_identify("ann@example.com", &c).is_ok());
+        assert_eq!(check_identify("<script>", &c).unwrap_err().field, "email");
+        let blank = Consent {
+            text: " ".into(),
+            version: "v1".into(),
+        };
+        assert_eq!(
+            check_identify("ann@example.com", &blank).unwrap_err().field,
+            "consent.text"
+        );
     }
 
     #[test]

@@ -54,6 +54,8 @@ pub struct IngestSeen {
     pub ids: Vec<String>,
     /// The batch's `dropped` field.
     pub dropped: u64,
+    /// The batch's protocol version `v` and snippet version `sdk`.
+    pub version: (u64, String),
     /// What the gate answered: `None` for a dropped connection.
     pub answered: Option<u16>,
 }
@@ -307,6 +309,10 @@ fn record(state: &Mutex<GateState>, req: &Request, answered: Option<u16>) {
         content_type: req.header("content-type"),
         ids,
         dropped: batch["dropped"].as_u64().unwrap_or(0),
+        version: (
+            batch["v"].as_u64().unwrap_or(0),
+            batch["sdk"].as_str().unwrap_or_default().to_string(),
+        ),
         answered,
     });
 }

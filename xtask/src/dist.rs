@@ -20,7 +20,7 @@ use crate::tools;
 
 /// wasm-opt flags: the post-MVP features Chromium has had for years and
 /// that rustc 1.8x+ emits by default.
-const WASM_OPT_FLAGS: &[&str] = &[
+pub const WASM_OPT_FLAGS: &[&str] = &[
     "-Oz",
     "--enable-bulk-memory",
     "--enable-sign-ext",
@@ -204,7 +204,7 @@ fn with_suffix(path: &Path, suffix: &str) -> PathBuf {
     PathBuf::from(s)
 }
 
-fn gzip(data: &[u8]) -> anyhow::Result<Vec<u8>> {
+pub fn gzip(data: &[u8]) -> anyhow::Result<Vec<u8>> {
     let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
     enc.write_all(data)?;
     Ok(enc.finish()?)

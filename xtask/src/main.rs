@@ -10,15 +10,19 @@
 //! - [`bench_ingest`]: `cargo xtask bench ingest` (collector throughput, latency, RSS).
 //! - [`fuzz`]: bounded cargo-fuzz runs of the parser targets in `fuzz/`.
 //! - [`drill`]: the crisis drill (outage, synthetic shoppers, timeline).
+//! - [`npm`]: the npm package (wasm-pack, offline) in `dist/npm/`.
+//! - [`docs`]: the configuration reference and TypeScript config type, from the protocol crate.
 #![allow(clippy::print_stdout)] // a command-line tool: stdout is its interface
 
 mod bench;
 mod bench_ingest;
 mod demo;
 mod dist;
+mod docs;
 mod drill;
 mod fuzz;
 mod minify;
+mod npm;
 mod test;
 mod tools;
 
@@ -48,6 +52,10 @@ enum Command {
     Fuzz(fuzz::FuzzArgs),
     /// Crisis drill: break the demo store on schedule under synthetic shoppers, print the timeline.
     Drill(drill::DrillArgs),
+    /// Build the npm package into dist/npm/steadycart (wasm-pack --target web and bundler, offline).
+    Npm,
+    /// Write docs/config-reference.md and client-wasm/js/config.d.ts from the protocol crate (--check: fail if stale).
+    Docs(docs::DocsArgs),
 }
 
 /// The workspace root. Read at run time (`cargo run` sets
@@ -77,5 +85,7 @@ fn main() -> anyhow::Result<()> {
         Command::Bench(args) => bench::run(args),
         Command::Fuzz(args) => fuzz::run(args),
         Command::Drill(args) => drill::run(args),
+        Command::Docs(args) => docs::run(args),
+        Command::Npm => npm::run().map(|_| ()),
     }
 }

@@ -1,6 +1,7 @@
 //! `cargo xtask test`: every test in one command. Makes sure Chromium,
 //! chromedriver and the snippet build tools are there, builds the optimised
-//! snippet (the browser tests run the exact files shops get), then runs
+//! snippet and the npm package (the browser tests run the exact files
+//! shops get), then runs
 //! `cargo test --workspace` — native unit and integration tests (SQLite and
 //! PostgreSQL) and the headless-Chromium end-to-end tests in `tests/`.
 
@@ -8,7 +9,7 @@ use std::process::Command;
 
 use clap::Args;
 
-use crate::{dist, tools};
+use crate::{dist, npm, tools};
 
 /// Options of `cargo xtask test`.
 #[derive(Args, Debug)]
@@ -21,6 +22,8 @@ pub struct TestArgs {
 pub fn run(args: TestArgs) -> anyhow::Result<()> {
     let (chromium, chromedriver) = tools::chromium()?;
     dist::run()?;
+    // The npm package, for the Vite app test (tests/npm-vite).
+    npm::run()?;
     let root = crate::root();
     // The transparency suite's pages use real npm libraries (tests/web).
     tools::run(

@@ -80,6 +80,40 @@ pub fn wasm_bindgen() -> anyhow::Result<PathBuf> {
     Ok(PathBuf::from("wasm-bindgen"))
 }
 
+/// wasm-pack's pinned version (crates.io).
+pub const WASM_PACK_VERSION: &str = "0.15.0";
+
+/// Cargo's bin directory (`$CARGO_HOME/bin`), where `cargo install` puts
+/// wasm-bindgen and wasm-pack.
+pub fn cargo_bin_dir() -> PathBuf {
+    std::env::var_os("CARGO_HOME")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            PathBuf::from(std::env::var_os("HOME").unwrap_or_else(|| "/root".into())).join(".cargo")
+        })
+        .join("bin")
+}
+
+/// `wasm-pack` of [`WASM_PACK_VERSION`], installed from crates.io if
+/// missing (it is only driven in `--mode no-install`: it downloads nothing).
+pub fn wasm_pack() -> anyhow::Result<PathBuf> {
+    let bin = cargo_bin_dir().join("wasm-pack");
+    let have = output_of(Command::new(&bin).arg("--version")).unwrap_or_default();
+    if have != format!("wasm-pack {WASM_PACK_VERSION}") {
+        println!(
+            "xtask: installing wasm-pack {WASM_PACK_VERSION} from crates.io (a few minutes, once)"
+        );
+        run(Command::new("cargo").args([
+            "install",
+            "wasm-pack",
+            "--locked",
+            "--version",
+            WASM_PACK_VERSION,
+        ]))?;
+    }
+    Ok(bin)
+}
+
 /// `wasm-opt` from npm's `binaryen` package, installed into the tools dir.
 pub fn wasm_opt() -> anyhow::Result<PathBuf> {
     let prefix = tools_dir().join("node");

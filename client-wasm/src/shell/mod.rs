@@ -4,6 +4,7 @@
 //!
 //! # Layout
 //! - [`runtime`]: the snippet's state and what happens on each hook call.
+//! - [`api`]: what `window.Steadycart` / the npm package's functions call.
 //! - [`ui`]: the fallback messages in a Shadow DOM root.
 //! - [`survey`]: exit-intent listeners and the exit survey dialog.
 //! - [`remote`]: remote config: localStorage cache, background fetch, polling.
@@ -12,6 +13,7 @@
 //! - [`page`]: page-level listeners and browser helpers.
 //! - [`cart`]: cart snapshots read from the cart rule's JSON responses.
 
+mod api;
 mod cart;
 mod page;
 mod remote;
@@ -36,12 +38,22 @@ pub(crate) fn warn(message: &str) {
     web_sys::console::warn_1(&JsValue::from_str(&format!("[steadycart] {message}")));
 }
 
-/// Entry point, called by the loader with the `<script>` tag and the
-/// loader's own URL. Never throws: problems end in one console warning and
-/// an untouched page.
+/// Entry point, called by the loader with the `<script>` tag, the
+/// loader's own URL and the JS API's event dispatcher. Never throws:
+/// problems end in one console warning and an untouched page. True when
+/// the snippet runs (the JS API then forwards calls to it).
 #[wasm_bindgen]
-pub fn start(tag: JsValue, script_url: String) {
-    if let Err(e) = runtime::start(tag, &script_url) {
-        warn(&format!("not started: {}", js_error_text(&e)));
+pub fn start(tag: JsValue, script_url: String, emit: Option<js_sys::Function>) -> bool {
+    let attrs = page::page_config()
+        .map_err(|()| crate::config::ConfigError::BadPageConfig)
+        .map(|page| crate::config::merge(&page, &page::attributes(&tag)));
+    match runtime::start(attrs, &script_url, emit) {
+        Ok(()) => return true,
+        Err(runtime::StartError::AlreadyStarted) => {}
+        Err(runtime::StartError::Config(e)) => warn(&format!(
+            "configuration error: {e}; Steadycart stays out of the way."
+        )),
+        Err(runtime::StartError::Js(e)) => warn(&format!("not started: {}", js_error_text(&e))),
     }
+    false
 }

@@ -97,6 +97,28 @@ pub(super) struct Runtime {
     pub(super) survey_enabled: Option<bool>,
     /// Kept price responses for stale-if-error; `None` unless a rule opted in.
     stale: Option<StaleCache>,
+    /// `Steadycart.pause()`: new calls are not watched, no survey shows.
+    pub(super) paused: bool,
+    /// The JS API's event dispatcher (`on('trouble' | 'recovered' |
+    /// 'survey', cb)`); it runs the callbacks later, each guarded.
+    emit: Option<js_sys::Function>,
+}
+
+/// Why the snippet did not start.
+pub(super) enum StartError {
+    /// The configuration was refused.
+    Config(config::ConfigError),
+    /// Already running on this page (tag included twice, `init` after the
+    /// tag, or after `uninstall`).
+    AlreadyStarted,
+    /// A browser API failed.
+    Js(JsValue),
+}
+
+impl From<JsValue> for StartError {
+    fn from(e: JsValue) -> Self {
+        StartError::Js(e)
+    }
 }
 
 thread_local! {
@@ -111,26 +133,23 @@ pub(super) fn with_runtime<R>(f: impl FnOnce(&mut Runtime) -> R) -> Option<R> {
     })
 }
 
-pub(super) fn start(tag: JsValue, script_url: &str) -> Result<(), JsValue> {
-    let config = page::page_config()
-        .map_err(|()| config::ConfigError::BadPageConfig)
-        .and_then(|page| {
-            config::from_attributes(&config::merge(&page, &page::attributes(&tag)), script_url)
-        });
-    let mut config = match config {
-        Ok(c) => c,
-        Err(e) => {
-            warn(&format!(
-                "configuration error: {e}; Steadycart stays out of the way."
-            ));
-            return Ok(());
-        }
-    };
+/// Start from the script tag (`attrs` = its attributes merged over the
+/// page's `steadycart-config` object) or from `Steadycart.init(config)`
+/// (`attrs` = the config object's options). `emit` is the JS API's event
+/// dispatcher.
+pub(super) fn start(
+    attrs: Result<Vec<(String, String)>, config::ConfigError>,
+    script_url: &str,
+    emit: Option<js_sys::Function>,
+) -> Result<(), StartError> {
+    let mut config = attrs
+        .and_then(|attrs| config::from_attributes(&attrs, script_url))
+        .map_err(StartError::Config)?;
     if RUNTIME.with(|c| c.borrow().is_some()) {
-        return Ok(()); // the tag was included twice
+        return Err(StartError::AlreadyStarted); // the tag was included twice
     }
     config.localize(&remote::languages());
-    let window = web_sys::window().ok_or("no window")?;
+    let window = web_sys::window().ok_or(JsValue::from_str("no window"))?;
     let config_url = format!("{}/v1/config?site={}", config.collector, config.site_key);
     let cached = remote::cached(&config.site_key);
     if cached.as_ref().is_some_and(|c| c.kill) {
@@ -153,7 +172,7 @@ pub(super) fn start(tag: JsValue, script_url: &str) -> Result<(), JsValue> {
     let hooks = hooks_object()?;
     let original_fetch = install(&hooks)?;
     if original_fetch.is_null() {
-        return Ok(());
+        return Err(StartError::AlreadyStarted);
     }
     let transport = Transport::new(&config, original_fetch.unchecked_into());
     let mut runtime = Runtime {
@@ -187,6 +206,8 @@ pub(super) fn start(tag: JsValue, script_url: &str) -> Result<(), JsValue> {
         poll: None,
         survey_enabled: None,
         stale: None,
+        paused: false,
+        emit,
     };
     if runtime.config.rules.iter().any(|r| r.stale) {
         let stored = page::session_storage().and_then(|s| s.get_item(STALE_KEY).ok().flatten());
@@ -282,13 +303,18 @@ fn hooks_object() -> Result<JsValue, JsValue> {
     js_sys::Reflect::set(&hooks, &"start".into(), start.as_ref())?;
     js_sys::Reflect::set(&hooks, &"bodyCap".into(), body_cap.as_ref())?;
     js_sys::Reflect::set(&hooks, &"end".into(), end.as_ref())?;
+    let route = Closure::<dyn FnMut(String)>::new(|path: String| {
+        with_runtime(|rt| rt.on_route(path));
+    });
     js_sys::Reflect::set(&hooks, &"fail".into(), fail.as_ref())?;
     stale_hooks(&hooks)?;
+    js_sys::Reflect::set(&hooks, &"route".into(), route.as_ref())?;
     // The hooks live as long as the page: the wrappers may call them anytime.
     start.forget();
     body_cap.forget();
     end.forget();
     fail.forget();
+    route.forget();
     Ok(hooks.into())
 }
 
@@ -367,7 +393,7 @@ fn install_page_listeners(window: &web_sys::Window) {
 
 impl Runtime {
     fn on_start(&mut self, method: String, url: String, body: &JsValue) -> Option<u32> {
-        if self.config.is_collector_url(&url) {
+        if self.paused || self.config.is_collector_url(&url) {
             return None;
         }
         let rule = rules::rule_of(&self.config.rules, &method, &url, &self.page_origin)?;
@@ -448,8 +474,54 @@ impl Runtime {
         }
     }
 
+    /// A single-page app changed its route (History API or `popstate`):
+    /// events now carry the new path, and a confirmation route completes
+    /// the checkout. The session goes on: a route is not a new visit.
+    fn on_route(&mut self, path: String) {
+        if path == self.page_path {
+            return;
+        }
+        self.page_path = path;
+        let path = self.page_path.clone();
+        if let Some(done) = self.funnel.on_page(&path, &self.config.confirmation_paths) {
+            self.funnel_event(done);
+        }
+    }
+
+    /// Hand an event to the JS API's `on(kind, cb)` callbacks.
+    pub(super) fn emit(&self, kind: &str, detail: &[(&str, JsValue)]) {
+        let Some(f) = &self.emit else { return };
+        let o = js_sys::Object::new();
+        for (k, v) in detail {
+            let _ = js_sys::Reflect::set(&o, &JsValue::from_str(k), v);
+        }
+        let _ = f.call2(&JsValue::NULL, &JsValue::from_str(kind), &o);
+    }
+
+    fn emit_trouble(
+        &self,
+        role: Role,
+        outcome: steadycart_protocol::Outcome,
+        method: &str,
+        url: &str,
+        status: Option<u16>,
+    ) {
+        if outcome.is_trouble() {
+            self.emit(
+                "trouble",
+                &[
+                    ("role", JsValue::from_str(role.as_str())),
+                    ("outcome", JsValue::from_str(outcome.as_str())),
+                    ("method", JsValue::from_str(method)),
+                    ("url", JsValue::from_str(url)),
+                    ("status", status.map_or(JsValue::NULL, JsValue::from)),
+                ],
+            );
+        }
+    }
+
     /// Record a funnel event and persist the funnel for the next page.
-    fn funnel_event(&mut self, e: EventBody) {
+    pub(super) fn funnel_event(&mut self, e: EventBody) {
         if let Some(s) = page::session_storage() {
             let _ = s.set_item(FUNNEL_KEY, &self.funnel.to_stored());
         }
@@ -465,6 +537,7 @@ impl Runtime {
         let sku = p.sku.clone();
         let outcome = steadycart_protocol::Outcome::Stall;
         self.survey_on_call(role, outcome, &method, &url, None);
+        self.emit_trouble(role, outcome, &method, &url, None);
         self.record(EventBody::Call(CallEvent {
             role,
             outcome,
@@ -498,6 +571,7 @@ impl Runtime {
             self.funnel_event(e);
         }
         self.survey_on_call(role, outcome, &p.method, &p.url, status);
+        self.emit_trouble(role, outcome, &p.method, &p.url, status);
         self.record(EventBody::Call(CallEvent {
             role,
             outcome,
@@ -551,6 +625,20 @@ impl Runtime {
                     role,
                     reason: reason.to_string(),
                 });
+                if reason == "recovered" {
+                    self.emit("recovered", &[("role", JsValue::from_str(role.as_str()))]);
+                }
+            }
+        }
+    }
+
+    /// `Steadycart.pause()`: stop watching new calls and take down the
+    /// messages (nothing could make them recover while paused).
+    pub(super) fn pause(&mut self) {
+        self.paused = true;
+        for role in [Role::Cart, Role::Checkout, Role::Payment, Role::Price] {
+            if self.board.dismiss(role) {
+                self.hide(role, "paused");
             }
         }
     }

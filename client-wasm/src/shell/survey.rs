@@ -272,9 +272,29 @@ impl Runtime {
 
     /// An exit intent fired: show the survey if the policy allows.
     pub(super) fn exit_intent(&mut self, trigger: Trigger) {
-        if survey_policy::decide(&self.situation()).is_err() {
+        if self.paused || survey_policy::decide(&self.situation()).is_err() {
             return;
         }
+        self.show_survey(trigger);
+    }
+
+    /// `Steadycart.showSurvey()`: the shop asks, so trouble, the
+    /// once-per-session rule and the cooldown do not apply; a switched-off
+    /// survey, a pause or an open dialog still win.
+    pub(super) fn show_survey_by_app(&mut self) -> bool {
+        use survey_policy::Skip;
+        let s = self.situation();
+        if self.paused
+            || s.modal_open
+            || s.native_dialog_open
+            || survey_policy::decide(&s) == Err(Skip::Disabled)
+        {
+            return false;
+        }
+        self.show_survey(Trigger::Api)
+    }
+
+    fn show_survey(&mut self, trigger: Trigger) -> bool {
         match self.open_survey(trigger) {
             Ok(modal) => {
                 storage_set(false, SHOWN_KEY, "1");
@@ -288,12 +308,29 @@ impl Runtime {
                     trigger: trigger.as_str().into(),
                     trouble: self.exit.trouble.context(),
                 });
+                self.emit_survey("shown", trigger.as_str());
+                true
             }
-            Err(e) => super::warn(&format!(
-                "cannot show the survey: {}",
-                super::js_error_text(&e)
-            )),
+            Err(e) => {
+                super::warn(&format!(
+                    "cannot show the survey: {}",
+                    super::js_error_text(&e)
+                ));
+                false
+            }
         }
+    }
+
+    /// `on('survey', cb)`: `{action: "shown" | "answered" | "dismissed",
+    /// reason}` (the trigger, or how it was dismissed).
+    fn emit_survey(&self, action: &str, reason: &str) {
+        self.emit(
+            "survey",
+            &[
+                ("action", JsValue::from_str(action)),
+                ("reason", JsValue::from_str(reason)),
+            ],
+        );
     }
 
     fn texts(&self) -> Texts {
@@ -612,6 +649,7 @@ impl Runtime {
                     answer,
                     trouble: self.exit.trouble.context(),
                 });
+                self.emit_survey("answered", trigger.as_str());
             }
         }
     }
@@ -630,6 +668,7 @@ impl Runtime {
                 reason: reason.into(),
                 trouble: self.exit.trouble.context(),
             });
+            self.emit_survey("dismissed", reason);
         }
         // Listeners may be running right now: drop them after this turn.
         Timeout::new(0, move || drop(m)).forget();

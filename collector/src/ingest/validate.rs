@@ -235,6 +235,10 @@ pub fn validate(
             } => check_len(|| at("order_id"), order, MAX_SHORT_LEN)?,
             EventBody::CartSnapshot(cart) => steadycart_protocol::cart::check_cart(cart)
                 .map_err(|e| FieldError::new(at(&e.field), e.message))?,
+            EventBody::Identify { email, consent } => {
+                steadycart_protocol::survey::check_identify(email, consent)
+                    .map_err(|e| FieldError::new(at(e.field), e.message))?
+            }
             _ => super::survey::check(&event.body, &at)?,
         }
         if !seen.insert(event.id.clone()) {
@@ -435,5 +439,39 @@ mod tests {
         assert!(ok.rows[0]
             .body
             .contains("<script>alert(1)</script>=HYPERLINK"));
+    }
+
+    #[test]
+    fn cart_snapshot_and_identify_are_checked() {
+        let ok = run(&body(&event(
+            ID1,
+            r#""type":"cart_snapshot","currency":"EUR","items":[{"sku":"a","name":"Cable","qty":2,"unit_price_minor":1299}]"#,
+        )))
+        .unwrap();
+        assert_eq!(ok.rows[0].kind, "cart_snapshot");
+        let err = run(&body(&event(
+            ID1,
+            r#""type":"cart_snapshot","items":[{"qty":0}]"#,
+        )))
+        .unwrap_err();
+        assert_eq!(err.field, "events[0].items[0].qty");
+        let ok = run(&body(&event(
+            ID1,
+            r#""type":"identify","email":"ann@example.com","consent":{"text":"Email me","version":"v1"}"#,
+        )))
+        .unwrap();
+        assert_eq!(ok.rows[0].kind, "identify");
+        let err = run(&body(&event(
+            ID1,
+            r#""type":"identify","email":"<script>","consent":{"text":"Email me","version":"v1"}"#,
+        )))
+        .unwrap_err();
+        assert_eq!(err.field, "events[0].email");
+        let err = run(&body(&event(
+            ID1,
+            r#""type":"identify","email":"ann@example.com""#,
+        )))
+        .unwrap_err();
+        assert!(err.message.contains("consent"), "{err}");
     }
 }

@@ -1,0 +1,135 @@
+//! The wasm side of the JS API (`window.Steadycart` and the npm package's
+//! exports, both in `js/steadycart.js`). The JS layer checks argument
+//! types and queues calls made before the snippet runs; these functions
+//! apply them to the runtime. Failures come back as short tab-separated
+//! strings (`code\toption\tmessage`, `field\tmessage`) that the JS layer
+//! turns into typed errors: cheaper in the wasm than error objects.
+
+use steadycart_protocol::{
+    cart::{check_cart, CartItem, CartSnapshot},
+    survey::{check_identify, Consent},
+    EventBody,
+};
+use wasm_bindgen::prelude::*;
+
+use super::runtime::{self, with_runtime, StartError};
+
+/// `Steadycart.init(config)`: start from the app's options, given as
+/// `[name, value, name, value, …]` with names as in the configuration
+/// reference (`checkout`, `stall-ms-price`). Throws
+/// `"config\tOPTION\tmessage"` or `"state\t\tmessage"`.
+#[wasm_bindgen]
+pub fn init(pairs: Vec<String>, script_url: String, emit: js_sys::Function) -> Result<(), String> {
+    let attrs = pairs
+        .chunks_exact(2)
+        .map(|kv| (format!("data-{}", kv[0]), kv[1].clone()))
+        .collect();
+    runtime::start(Ok(attrs), &script_url, Some(emit)).map_err(|e| match e {
+        StartError::Config(e) => format!("config\t{}\t{e}", e.option().unwrap_or("")),
+        StartError::AlreadyStarted => {
+            "state\t\tSteadycart is already running on this page".to_string()
+        }
+        StartError::Js(e) => format!("state\t\t{}", super::js_error_text(&e)),
+    })
+}
+
+/// The snippet's name and version as reported to the collector.
+#[wasm_bindgen]
+pub fn version() -> String {
+    crate::SDK.to_string()
+}
+
+/// `markCheckoutStarted()`.
+#[wasm_bindgen]
+pub fn checkout_started() {
+    with_runtime(|rt| {
+        if let Some(e) = rt.funnel.start_by_app() {
+            rt.funnel_event(e);
+        }
+    });
+}
+
+/// `markCheckoutCompleted(orderId?)`: completes the attempt once; the exit
+/// survey no longer shows.
+#[wasm_bindgen]
+pub fn checkout_completed(order_id: Option<String>) {
+    with_runtime(|rt| {
+        if let Some(e) = rt.funnel.complete_by_app(order_id) {
+            rt.funnel_event(e);
+        }
+    });
+}
+
+/// `setCart(items)`, as parallel lists (empty string / NaN = absent).
+/// Returns `"field\tmessage"` when the cart is refused.
+#[wasm_bindgen]
+pub fn set_cart(
+    skus: Vec<String>,
+    names: Vec<String>,
+    quantities: Vec<u32>,
+    prices: Vec<f64>,
+    currency: Option<String>,
+) -> Option<String> {
+    let text = |s: &String| Some(s.clone()).filter(|s| !s.is_empty());
+    let cart = CartSnapshot {
+        items: quantities
+            .iter()
+            .enumerate()
+            .map(|(i, q)| CartItem {
+                sku: skus.get(i).and_then(text),
+                name: names.get(i).and_then(text),
+                qty: *q,
+                unit_price_minor: prices.get(i).filter(|p| p.is_finite()).map(|p| *p as i64),
+            })
+            .collect(),
+        currency,
+    };
+    if let Err(e) = check_cart(&cart) {
+        return Some(format!("{}\t{}", e.field, e.message));
+    }
+    with_runtime(|rt| rt.record(EventBody::CartSnapshot(cart)));
+    None
+}
+
+/// `identify(email, {text, version})`. Returns `"field\tmessage"` when
+/// refused (bad email, incomplete consent).
+#[wasm_bindgen]
+pub fn identify(email: String, consent_text: String, consent_version: String) -> Option<String> {
+    let consent = Consent {
+        text: consent_text,
+        version: consent_version,
+    };
+    if let Err(e) = check_identify(&email, &consent) {
+        return Some(format!("{}\t{}", e.field, e.message));
+    }
+    with_runtime(|rt| rt.record(EventBody::Identify { email, consent }));
+    None
+}
+
+/// `showSurvey()`: open the exit survey now. False when it is switched
+/// off, paused, or a dialog is already open.
+#[wasm_bindgen]
+pub fn show_survey() -> bool {
+    with_runtime(|rt| rt.show_survey_by_app()).unwrap_or(false)
+}
+
+/// `pause()`.
+#[wasm_bindgen]
+pub fn pause() {
+    with_runtime(|rt| rt.pause());
+}
+
+/// `resume()`.
+#[wasm_bindgen]
+pub fn resume() {
+    with_runtime(|rt| rt.paused = false);
+}
+
+/// `uninstall()`: the page's fetch, XHR and History API are the originals
+/// again, messages and survey are gone; queued events stay in this page's
+/// record for the next page load to send.
+#[wasm_bindgen(js_name = remove)]
+pub fn uninstall_api() {
+    with_runtime(|rt| rt.close_survey("uninstall"));
+    runtime::kill_runtime();
+}
