@@ -22,7 +22,7 @@ pub struct DrillArgs {
     /// checkout-outage | price-lag | payment-timeouts
     #[arg(long, default_value = "checkout-outage")]
     scenario: String,
-    /// Speed factor: 1 = ten-second buckets (about four minutes), 2 = twice
+    /// Speed factor: 1 = twenty-second buckets (about five minutes), 2 = twice
     /// as fast; 0.25 to 4.
     #[arg(long, default_value_t = 1.0)]
     speed: f64,

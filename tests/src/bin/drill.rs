@@ -15,7 +15,7 @@ struct Cli {
     /// checkout-outage | price-lag | payment-timeouts
     #[arg(long, default_value = "checkout-outage")]
     scenario: Scenario,
-    /// Speed factor: 1 = ten-second buckets (about four minutes in all),
+    /// Speed factor: 1 = twenty-second buckets (about five minutes in all),
     /// 2 = twice as fast. 0.25 to 4.
     #[arg(long, default_value_t = 1.0)]
     speed: f64,

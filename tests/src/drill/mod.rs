@@ -46,7 +46,7 @@ use timeline::{Facts, Timeline};
 pub struct DrillOptions {
     /// What breaks.
     pub scenario: Scenario,
-    /// Speed factor (1: ten-second buckets, about four minutes in all).
+    /// Speed factor (1: twenty-second buckets, about five minutes in all).
     pub speed: f64,
     /// Concurrent browsers.
     pub shoppers: usize,
@@ -258,7 +258,7 @@ pub async fn run(o: &DrillOptions) -> anyhow::Result<DrillOutcome> {
     let signals: Value = stack
         .http
         .get(format!(
-            "{}/v1/admin/sites/{}/signals?from={from}&to={to}&step={bucket_ms}&series=error_rate,stall_rate,abandonment_rate,sessions,abandonments",
+            "{}/v1/admin/sites/{}/signals?from={from}&to={to}&step={bucket_ms}&series=error_rate,stall_rate,abandonment_rate,sessions,abandonments,calls,errors,stalls,completions",
             stack.collector_url, stack.site_key
         ))
         .bearer_auth(&stack.admin_token)
@@ -280,6 +280,25 @@ pub async fn run(o: &DrillOptions) -> anyhow::Result<DrillOutcome> {
         .json()
         .await?;
     let points = points(&signals);
+    if o.progress {
+        eprintln!("drill buckets (offset s: sessions calls errors stalls abandonments completions):");
+        let get = |name: &str, i: usize| signals["series"][name][i].as_f64().unwrap_or(0.0);
+        for (i, p) in points.iter().enumerate() {
+            eprintln!(
+                "  {:>6.1}: {:>3} {:>4} {:>3} {:>3} {:>3} {:>3}",
+                (p.t - started) as f64 / 1000.0,
+                get("sessions", i),
+                get("calls", i),
+                get("errors", i),
+                get("stalls", i),
+                get("abandonments", i),
+                get("completions", i)
+            );
+        }
+        for i in incidents["incidents"].as_array().into_iter().flatten() {
+            eprintln!("drill incident: {} {} {}", i["series"], i["status"], i["summary"]);
+        }
+    }
     let abandoned = signals["series"]["abandonments"]
         .as_array()
         .map_or(0.0, |a| a.iter().filter_map(Value::as_f64).sum::<f64>())

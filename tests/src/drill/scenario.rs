@@ -90,27 +90,29 @@ pub struct Phases {
 pub const SPEEDS: std::ops::RangeInclusive<f64> = 0.25..=4.0;
 
 impl Phases {
-    /// The phases at `speed` (1 = ten-second buckets, a minute of baseline,
-    /// a minute of outage; 2 = half of everything).
+    /// The phases at `speed` (1 = twenty-second buckets, 80 s of baseline,
+    /// 80 s of outage; 2 = half of everything). Buckets are long enough for
+    /// a few browsers on a busy two-core machine to fill them.
     pub fn at_speed(speed: f64) -> Phases {
         let speed = speed.clamp(*SPEEDS.start(), *SPEEDS.end());
         let scaled = |secs: f64| Duration::from_secs_f64(secs / speed);
         Phases {
-            bucket: scaled(10.0),
-            baseline: scaled(60.0),
-            outage: scaled(60.0),
-            recovery_max: scaled(90.0),
+            bucket: scaled(20.0),
+            baseline: scaled(80.0),
+            outage: scaled(80.0),
+            recovery_max: scaled(120.0),
             exit_grace: scaled(3.0),
             settle: scaled(1.5),
         }
     }
 
-    /// Per-site detector overrides that suit a few browsers' traffic in
-    /// these buckets: three buckets of warm-up, judged from 8 calls, opened
-    /// by 3 bad calls, tested against a 0.2% floor (a healthy demo store
-    /// has no errors at all).
+    /// Per-site detector overrides that suit a few browsers' traffic (a
+    /// handful of calls a bucket): two buckets of warm-up, judged from 4
+    /// calls, opened by one significant bucket with at least 3 bad calls,
+    /// tested against a 0.2% floor (a healthy demo store has no errors at
+    /// all); resolution still needs two healthy buckets.
     pub fn detector_overrides(&self) -> Value {
-        json!({"warmup_buckets": 3, "min_trials": 8, "min_events": 3, "rate_floor": 0.002})
+        json!({"warmup_buckets": 2, "min_trials": 4, "min_events": 3, "open_after": 1, "rate_floor": 0.002})
     }
 }
 
@@ -133,8 +135,8 @@ mod tests {
     fn speed_scales_every_phase() {
         let one = Phases::at_speed(1.0);
         let two = Phases::at_speed(2.0);
-        assert_eq!(one.bucket, Duration::from_secs(10));
-        assert_eq!(two.bucket, Duration::from_secs(5));
+        assert_eq!(one.bucket, Duration::from_secs(20));
+        assert_eq!(two.bucket, Duration::from_secs(10));
         assert_eq!(two.outage * 2, one.outage);
         assert_eq!(Phases::at_speed(100.0), Phases::at_speed(4.0));
         // The baseline covers the warm-up with a bucket to spare.
