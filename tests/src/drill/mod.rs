@@ -281,7 +281,9 @@ pub async fn run(o: &DrillOptions) -> anyhow::Result<DrillOutcome> {
         .await?;
     let points = points(&signals);
     if o.progress {
-        eprintln!("drill buckets (offset s: sessions calls errors stalls abandonments completions):");
+        eprintln!(
+            "drill buckets (offset s: sessions calls errors stalls abandonments completions):"
+        );
         let get = |name: &str, i: usize| signals["series"][name][i].as_f64().unwrap_or(0.0);
         for (i, p) in points.iter().enumerate() {
             eprintln!(
@@ -296,7 +298,10 @@ pub async fn run(o: &DrillOptions) -> anyhow::Result<DrillOutcome> {
             );
         }
         for i in incidents["incidents"].as_array().into_iter().flatten() {
-            eprintln!("drill incident: {} {} {}", i["series"], i["status"], i["summary"]);
+            eprintln!(
+                "drill incident: {} {} {}",
+                i["series"], i["status"], i["summary"]
+            );
         }
     }
     let abandoned = signals["series"]["abandonments"]
