@@ -52,6 +52,8 @@ pub struct IngestSeen {
     pub content_type: String,
     /// Event ids in the body.
     pub ids: Vec<String>,
+    /// Ids of the body's `call` events (watched storefront calls) only.
+    pub calls: Vec<String>,
     /// The batch's `dropped` field.
     pub dropped: u64,
     /// The batch's protocol version `v` and snippet version `sdk`.
@@ -295,19 +297,24 @@ async fn serve(
 
 fn record(state: &Mutex<GateState>, req: &Request, answered: Option<u16>) {
     let batch: serde_json::Value = serde_json::from_slice(&req.body).unwrap_or_default();
-    let ids = batch["events"]
-        .as_array()
-        .map(|a| {
-            a.iter()
-                .filter_map(|e| e["id"].as_str().map(String::from))
-                .collect()
-        })
-        .unwrap_or_default();
+    let ids_of = |calls_only: bool| -> Vec<String> {
+        batch["events"]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .filter(|e| !calls_only || e["type"] == "call")
+                    .filter_map(|e| e["id"].as_str().map(String::from))
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let (ids, calls) = (ids_of(false), ids_of(true));
     state.lock().unwrap().seen.push(IngestSeen {
         at: Instant::now(),
         fetch_mode: req.header("sec-fetch-mode"),
         content_type: req.header("content-type"),
         ids,
+        calls,
         dropped: batch["dropped"].as_u64().unwrap_or(0),
         version: (
             batch["v"].as_u64().unwrap_or(0),

@@ -132,7 +132,7 @@ async fn delivery_survives_outages_exits_and_reloads() -> anyhow::Result<()> {
             s.iter().filter(|r| r.answered.is_none()).count() >= 2
         })
         .await?;
-    let attempted: HashSet<String> = seen.iter().flat_map(|r| r.ids.clone()).collect();
+    let attempted: HashSet<String> = seen.iter().flat_map(|r| r.calls.clone()).collect();
     assert_eq!(attempted.len(), 5, "the five calls were attempted");
     let record = records(&browser).await?;
     for id in &attempted {
@@ -221,7 +221,7 @@ async fn delivery_survives_outages_exits_and_reloads() -> anyhow::Result<()> {
     g.clear();
     cart_calls(&browser, 4).await?;
     g.wait_until("a failed attempt", WAIT, |s| {
-        s.iter().any(|r| r.answered.is_none() && r.ids.len() >= 4)
+        s.iter().any(|r| r.answered.is_none() && r.calls.len() >= 4)
     })
     .await?;
     browser.driver.goto("about:blank").await?;
@@ -249,7 +249,12 @@ async fn delivery_survives_outages_exits_and_reloads() -> anyhow::Result<()> {
     );
 
     // 5. Storage budget overflow: bounded localStorage, drops counted and
-    //    reported to the collector, which stores the count.
+    //    reported to the collector, which stores the count. One call first,
+    //    delivered: the page reports its cart once, so the 40 calls below
+    //    are the only events recorded while the collector is down.
+    let known = known_ids(&stack).await?;
+    cart_calls(&browser, 1).await?;
+    new_calls(&stack, &known, 1).await?;
     let known = known_ids(&stack).await?;
     g.set(GateMode::Down);
     g.clear();

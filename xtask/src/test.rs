@@ -35,7 +35,9 @@ pub fn run(args: TestArgs) -> anyhow::Result<()> {
     std::fs::create_dir_all(&artifacts)?;
     tools::run(
         Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
-            .args(["test", "--workspace"])
+            // Every test binary runs even after a failure, so one CI run
+            // reports every failing test.
+            .args(["test", "--workspace", "--no-fail-fast"])
             .args(&args.rest)
             .env("STEADYCART_SNIPPET_DIR", dist::out_dir())
             .env("STEADYCART_CHROMIUM", chromium)

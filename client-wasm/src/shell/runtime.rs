@@ -102,6 +102,9 @@ pub(super) struct Runtime {
     /// The JS API's event dispatcher (`on('trouble' | 'recovered' |
     /// 'survey', cb)`); it runs the callbacks later, each guarded.
     emit: Option<js_sys::Function>,
+    /// The cart last read from a cart response: an unchanged cart is not
+    /// reported again (a page polling its cart would flood the session).
+    last_cart: Option<steadycart_protocol::cart::CartSnapshot>,
 }
 
 /// Why the snippet did not start.
@@ -208,6 +211,7 @@ pub(super) fn start(
         stale: None,
         paused: false,
         emit,
+        last_cart: None,
     };
     if runtime.config.rules.iter().any(|r| r.stale) {
         let stored = page::session_storage().and_then(|s| s.get_item(STALE_KEY).ok().flatten());
@@ -277,7 +281,10 @@ fn hooks_object() -> Result<JsValue, JsValue> {
                     .any(|(t, p)| *t == token && p.role == Role::Cart);
                 if is_cart && (200..300).contains(&status) && !body.is_undefined() {
                     if let Some(snap) = super::cart::snapshot(&body) {
-                        rt.record(EventBody::CartSnapshot(snap));
+                        if rt.last_cart.as_ref() != Some(&snap) {
+                            rt.last_cart = Some(snap.clone());
+                            rt.record(EventBody::CartSnapshot(snap));
+                        }
                     }
                 }
                 let app_error = (200..300).contains(&status)
