@@ -2,6 +2,14 @@
 //! runs detection and notification; when it is killed (SIGKILL) in the middle
 //! of an incident, the other takes over, and the PagerDuty receiver gets
 //! exactly one trigger and one resolve.
+//!
+//! Robust under load: every event is written before the collectors start
+//! (the warm-up buckets lie in the past and are caught up at once; the
+//! spike's buckets are rolled up as real time reaches them, so a slow insert
+//! can't miss a bucket), buckets are a second long, and every wait is for a
+//! condition in the database with a generous timeout — the leader is killed
+//! once the trigger is recorded as delivered, and the test ends once the
+//! resolve is, so no sleep decides the outcome.
 
 mod common;
 
@@ -15,11 +23,16 @@ use sqlx::Connection;
 use steadycart_collector::{
     detect::traffic::{Spike, SpikeKind, TrafficGenerator, TrafficProfile},
     notify::NotifierConfig,
-    signals::store,
+    signals::{engine, store, SignalsConfig},
     store::{events::EventRow, Db},
 };
 
-const BUCKET_MS: i64 = 700;
+const BUCKET_MS: i64 = 1000;
+
+/// Bucket of the spike's onset, its first healthy bucket, and the last bucket.
+const ONSET: u64 = 14;
+const END: u64 = 26;
+const TOTAL: u64 = 34;
 
 /// PagerDuty stand-in: records every event body, answers 202.
 async fn pagerduty() -> (String, Arc<Mutex<Vec<serde_json::Value>>>) {
@@ -58,7 +71,7 @@ fn collector(db_url: &str, pd: &str) -> Child {
             "--signals-bucket-ms",
             &BUCKET_MS.to_string(),
             "--signals-settle-ms",
-            "250",
+            "300",
         ])
         .args([
             "--signals-exit-grace-ms",
@@ -83,6 +96,38 @@ impl Drop for Guard {
         let _ = self.0.kill();
         let _ = self.0.wait();
     }
+}
+
+/// Poll `check` every 50 ms until it gives a value; panic naming `what`
+/// after `timeout`.
+async fn wait_for<T, F, Fut>(what: &str, timeout: Duration, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let started = std::time::Instant::now();
+    loop {
+        if let Some(v) = check().await {
+            return v;
+        }
+        assert!(started.elapsed() < timeout, "no {what} within {timeout:?}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Outbox rows of `action` marked delivered.
+async fn delivered(db: &Db, action: &str) -> i64 {
+    let Db::Postgres(pool) = db else {
+        unreachable!()
+    };
+    let (n,): (i64,) = sqlx::query_as(
+        "SELECT COUNT(*) FROM notify_outbox WHERE action = $1 AND delivered_at IS NOT NULL",
+    )
+    .bind(action)
+    .fetch_one(pool)
+    .await
+    .unwrap();
+    n
 }
 
 async fn leader_pid(db: &Db) -> Option<u32> {
@@ -130,27 +175,10 @@ async fn killing_the_leader_mid_incident_sends_one_trigger_and_one_resolve() {
     .await
     .unwrap();
 
-    let mut a = Guard(collector(&url, &pd));
-    let mut b = Guard(collector(&url, &pd));
-    // One of them takes the lease.
-    let mut leader = None;
-    for _ in 0..100 {
-        leader = leader_pid(&db).await;
-        if leader.is_some() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    let leader = leader.expect("a leader within 10 s");
-    assert!(
-        leader == a.0.id() || leader == b.0.id(),
-        "leader {leader} is one of ours"
-    );
-
-    // Real-time traffic: bucket i's events are written as it closes.
-    let now = common::now_ms();
-    let start = (now / BUCKET_MS + 2) * BUCKET_MS;
-    let (onset, end, total) = (14, 26, 34);
+    // Every event up front: the warm-up before now, the spike a few
+    // seconds ahead, so that a leader is in place when it begins.
+    let spike_at = (common::now_ms() / BUCKET_MS + 5) * BUCKET_MS;
+    let start = spike_at - ONSET as i64 * BUCKET_MS;
     let mut g = TrafficGenerator::new(TrafficProfile {
         seed: 21,
         start_ms: start,
@@ -158,19 +186,14 @@ async fn killing_the_leader_mid_incident_sends_one_trigger_and_one_resolve() {
         abandon_rate: 0.12,
         error_rate: 0.0,
         spikes: vec![Spike {
-            from: onset,
-            to: end,
+            from: ONSET,
+            to: END,
             kind: SpikeKind::Abandonment { factor: 4.0 },
         }],
         ..TrafficProfile::default()
     });
-    let mut killed = None;
-    for _ in 0..total {
-        let (i, bstart, events) = g.next_bucket();
-        let wait = bstart + BUCKET_MS - common::now_ms();
-        if wait > 0 {
-            tokio::time::sleep(Duration::from_millis(wait as u64)).await;
-        }
+    for _ in 0..TOTAL {
+        let (_, _, events) = g.next_bucket();
         let rows: Vec<EventRow> = events
             .iter()
             .map(|(at, e)| EventRow {
@@ -184,35 +207,51 @@ async fn killing_the_leader_mid_incident_sends_one_trigger_and_one_resolve() {
             })
             .collect();
         db.insert_events(&rows).await.unwrap();
-        // Mid-incident: once the trigger is out, kill the leader outright.
-        if killed.is_none() && !seen.lock().unwrap().is_empty() {
-            let victim = if a.0.id() == leader { &mut a } else { &mut b };
-            victim.0.kill().unwrap();
-            victim.0.wait().unwrap();
-            killed = Some(i);
-        }
     }
-    let killed = killed.expect("the incident triggered during the spike");
+    // The site's rollup starts at the first warm-up bucket.
+    let cfg = SignalsConfig {
+        bucket: Duration::from_millis(BUCKET_MS as u64),
+        ..SignalsConfig::default()
+    };
+    assert!(!engine::process_bucket(&db, &cfg, site.id, start)
+        .await
+        .unwrap());
+
+    let mut a = Guard(collector(&url, &pd));
+    let mut b = Guard(collector(&url, &pd));
+    let leader = wait_for("a leader", Duration::from_secs(30), || leader_pid(&db)).await;
     assert!(
-        killed < end,
-        "killed at bucket {killed}, before the spike ended"
+        leader == a.0.id() || leader == b.0.id(),
+        "leader {leader} is one of ours"
     );
 
-    // The survivor takes the lease over, catches up and resolves.
-    let survivor = if a.0.id() == leader {
-        b.0.id()
+    // Mid-incident: once the trigger is recorded as delivered, kill whoever
+    // leads then, outright.
+    wait_for("the trigger delivered", Duration::from_secs(60), || async {
+        (delivered(&db, "trigger").await > 0).then_some(())
+    })
+    .await;
+    let leader = leader_pid(&db).await.expect("a leader");
+    assert_eq!(
+        seen.lock().unwrap().len(),
+        1,
+        "killed mid-incident, before any resolve"
+    );
+    let (victim, survivor) = if a.0.id() == leader {
+        (&mut a, b.0.id())
     } else {
-        a.0.id()
+        (&mut b, a.0.id())
     };
-    for _ in 0..100 {
-        if seen.lock().unwrap().len() >= 2 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    victim.0.kill().unwrap();
+    victim.0.wait().unwrap();
+
+    // The survivor takes the lease over, catches up and resolves.
+    wait_for("the resolve delivered", Duration::from_secs(90), || async {
+        (delivered(&db, "resolve").await > 0).then_some(())
+    })
+    .await;
     assert_eq!(leader_pid(&db).await, Some(survivor), "the survivor leads");
-    // Let any duplicate surface before counting.
-    tokio::time::sleep(Duration::from_millis(1500)).await;
+    // Both rows are done, so nothing more can be sent: count now.
     let events = seen.lock().unwrap().clone();
     let actions: Vec<&str> = events
         .iter()
