@@ -234,12 +234,17 @@ enum SiteCommand {
         db: DbArgs,
     },
     /// Replace a site's admin token: prints JSON with the new `admin_token`
-    /// (shown once); the old token stops working at once. Also undoes a
-    /// revocation.
+    /// (shown once); the old token stops working at once, or at the end of
+    /// `--overlap`. Also undoes a revocation.
     RotateToken {
         /// The site's public key.
         #[arg(long)]
         site: String,
+        /// Keep the old token working this long too (e.g. `1h`, at most
+        /// 7 days), so scripts and open incident views can switch over. A
+        /// token replaced by an earlier rotation stops at once either way.
+        #[arg(long, value_parser = parse_overlap)]
+        overlap: Option<std::time::Duration>,
         #[command(flatten)]
         db: DbArgs,
     },
@@ -252,6 +257,15 @@ enum SiteCommand {
         #[command(flatten)]
         db: DbArgs,
     },
+}
+
+/// `--overlap`: a duration of at most 7 days.
+fn parse_overlap(text: &str) -> Result<std::time::Duration, String> {
+    let d = humantime::parse_duration(text).map_err(|e| e.to_string())?;
+    if d > std::time::Duration::from_secs(7 * 24 * 3600) {
+        return Err("at most 7 days".into());
+    }
+    Ok(d)
 }
 
 /// Open the database named by `db` (migrated).
@@ -356,20 +370,23 @@ async fn main() -> anyhow::Result<()> {
             }
             Ok(())
         }
-        Command::Site(SiteCommand::RotateToken { site, db }) => {
+        Command::Site(SiteCommand::RotateToken { site, overlap, db }) => {
             init_tracing(false);
             let db = open_db(db).await?;
             let admin_token = keys::new_admin_token();
+            let now = steadycart_collector::now_ms();
+            let until = now + overlap.map_or(0, |d| d.as_millis() as i64);
             let found = db
-                .rotate_admin_token(
-                    &site,
-                    &keys::hash_token(&admin_token),
-                    steadycart_collector::now_ms(),
-                )
+                .rotate_admin_token_with_overlap(&site, &keys::hash_token(&admin_token), now, until)
                 .await?;
             db.close().await;
             anyhow::ensure!(found, "no site with key {site:?}");
-            let out = serde_json::json!({ "site_key": site, "admin_token": admin_token });
+            let out = serde_json::json!({
+                "site_key": site,
+                "admin_token": admin_token,
+                // When the replaced token stops working (ms since the epoch).
+                "old_token_valid_until": until,
+            });
             #[allow(clippy::print_stdout)] // the command's output is this JSON
             {
                 println!("{}", serde_json::to_string_pretty(&out)?);

@@ -3,7 +3,8 @@
 //! the same database, on SQLite and PostgreSQL: the old token stops working
 //! at once — bearer and incident-view cookie alike — the new one works, other
 //! sites are untouched, a revoked site opens to no token until rotated, and
-//! only hashes are stored.
+//! only hashes are stored. With `--overlap` the replaced token keeps working
+//! until the window ends (at most 7 days); a revocation ends both.
 
 mod common;
 
@@ -49,8 +50,28 @@ async fn view_with_cookie(app: &axum::Router, site: &str, token: &str) -> u16 {
     send(app, req).await.0
 }
 
+async fn set_prev_until(db: &Db, site: &str, until: i64) {
+    let sql = "UPDATE sites SET admin_token_prev_until = $1 WHERE site_key = $2";
+    match db {
+        Db::Sqlite(p) => sqlx::query(sql)
+            .bind(until)
+            .bind(site)
+            .execute(p)
+            .await
+            .map(|_| ()),
+        Db::Postgres(p) => sqlx::query(sql)
+            .bind(until)
+            .bind(site)
+            .execute(p)
+            .await
+            .map(|_| ()),
+    }
+    .unwrap();
+}
+
+/// Every token hash stored (current and previous), concatenated per site.
 async fn stored_hashes(db: &Db) -> Vec<String> {
-    let sql = "SELECT admin_token_hash FROM sites ORDER BY id";
+    let sql = "SELECT admin_token_hash || admin_token_prev_hash FROM sites ORDER BY id";
     let rows: Vec<(String,)> = match db {
         Db::Sqlite(p) => sqlx::query_as(sql).fetch_all(p).await.unwrap(),
         Db::Postgres(p) => sqlx::query_as(sql).fetch_all(p).await.unwrap(),
@@ -83,10 +104,75 @@ async fn rotate_and_revoke(t: &common::TestDb) {
     assert_eq!(status_with(&app, &b.key, &t1).await, 401);
     assert_eq!(status_with(&app, &b.key, &b.token).await, 200);
 
+    // Rotate with an overlap: the token in use keeps working beside the new
+    // one until the window ends; the token before it stays refused.
+    let out = site_cli(
+        &t.url,
+        &["rotate-token", "--site", &a.key, "--overlap", "1h"],
+    )
+    .unwrap();
+    let t1b = out["admin_token"].as_str().unwrap().to_string();
+    let until = out["old_token_valid_until"].as_i64().unwrap();
+    assert!(until > now_ms() + 3_500_000, "{out}");
+    assert_eq!(
+        status_with(&app, &a.key, &t1).await,
+        200,
+        "old token, in the window"
+    );
+    assert_eq!(view_with_cookie(&app, &a.key, &t1).await, 200);
+    assert_eq!(status_with(&app, &a.key, &t1b).await, 200, "new token");
+    assert_eq!(
+        status_with(&app, &a.key, &a.token).await,
+        401,
+        "two rotations ago"
+    );
+    assert_eq!(
+        status_with(&app, &b.key, &t1).await,
+        401,
+        "only its own site"
+    );
+    // Once the window has ended (moved into the past here: time is data),
+    // the old token is refused.
+    set_prev_until(db, &a.key, now_ms() - 1).await;
+    assert_eq!(status_with(&app, &a.key, &t1).await, 401, "window over");
+    assert_eq!(view_with_cookie(&app, &a.key, &t1).await, 401);
+    assert_eq!(status_with(&app, &a.key, &t1b).await, 200);
+    // Overlaps are bounded.
+    let err = site_cli(
+        &t.url,
+        &["rotate-token", "--site", &a.key, "--overlap", "8days"],
+    )
+    .unwrap_err();
+    assert!(err.contains("7 days"), "{err}");
+    assert_eq!(
+        status_with(&app, &a.key, &t1b).await,
+        200,
+        "nothing changed"
+    );
+    // A second overlap window, then a revocation ends both tokens at once.
+    let t1c = site_cli(
+        &t.url,
+        &["rotate-token", "--site", &a.key, "--overlap", "1h"],
+    )
+    .unwrap()["admin_token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(status_with(&app, &a.key, &t1b).await, 200);
+    assert_eq!(status_with(&app, &a.key, &t1c).await, 200);
+
     // Revoke: no token opens A, not even an empty or junk one.
     let out = site_cli(&t.url, &["revoke-token", "--site", &a.key]).unwrap();
     assert_eq!(out["revoked"], true);
-    for token in [t1.as_str(), a.token.as_str(), "", " ", "sct_"] {
+    for token in [
+        t1.as_str(),
+        t1b.as_str(),
+        t1c.as_str(),
+        a.token.as_str(),
+        "",
+        " ",
+        "sct_",
+    ] {
         assert_eq!(
             status_with(&app, &a.key, token).await,
             401,
@@ -116,7 +202,7 @@ async fn rotate_and_revoke(t: &common::TestDb) {
 
     // Only hashes are stored.
     for hash in stored_hashes(db).await {
-        for token in [&a.token, &t1, &t2, &b.token] {
+        for token in [&a.token, &t1, &t1b, &t1c, &t2, &b.token] {
             assert!(!hash.contains(&token[4..]), "token in clear");
         }
     }
