@@ -1,12 +1,17 @@
 //! Hostile shopper strings through the whole chain, on SQLite and
-//! PostgreSQL: a storefront whose payment API fails, seen through call URLs
-//! and exit-survey answers full of HTML, script, Slack markup (`<!channel>`,
+//! PostgreSQL: a storefront whose payment API fails, seen through call URLs,
+//! cart snapshots (product names, SKUs) and exit-survey answers (free text,
+//! choices, email addresses whose local part is a CSV formula with Slack
+//! markup) full of HTML, script, Slack markup (`<!channel>`,
 //! `<http://…|…>`, `*bold*`), CSV formulas and SQL. The spike's events go
 //! through the real ingest endpoint (then are dated back into their bucket,
 //! as if they had arrived then); the signals engine opens an incident naming
-//! the hostile endpoint; the incident view, the Slack message and the
-//! webhook payload are then checked: shown as text everywhere, never as
-//! markup, links, pings or SQL — and stored verbatim.
+//! the hostile endpoint; then every place that shows them is checked: the
+//! incident view (HTML-escaped), the Slack message (markup neutralised), the
+//! webhook and PagerDuty payloads (the exact strings as JSON data), the
+//! recovery email (HTML part escaped) and the marketing CSV export (formula
+//! cells neutralised) — shown as text everywhere, never as markup, links,
+//! pings, formulas or SQL — and stored verbatim.
 
 mod common;
 
@@ -15,12 +20,14 @@ use std::{
     time::Duration,
 };
 
-use axum::{routing::post, Router};
+use axum::{body::Body, http::Request, routing::post, Router};
 use common::*;
 use http_body_util::BodyExt;
+use mailparse::MailHeaderMap;
 use steadycart_collector::{
     detect::traffic::{Endpoint, Spike, SpikeKind, TrafficGenerator, TrafficProfile},
     notify::{outbox, NotifierConfig},
+    recovery::{mailer::Mailer, RecoveryConfig},
     signals::{engine, store, SignalsConfig},
     store::{events::EventRow, Db},
 };
@@ -39,6 +46,19 @@ const HOSTILE_TEXT: &str =
     "</li><script>alert('survey')</script> <!here> <https://evil.example|pay here> \
 *urgent* =cmd|' /C calc'!A0 '); DELETE FROM survey_answers; --";
 
+/// A valid address (as the collector checks them) whose local part is a
+/// spreadsheet formula with Slack markup and HTML-special characters.
+const HOSTILE_EMAIL: &str = "=cmd|'/C_calc'!A0+*ping*&~x~@shop-mail.example";
+
+/// A second consenting shopper: address and survey choice start like formulas.
+const FORMULA_EMAIL: &str = "-1-800+help@shop-mail.example";
+const FORMULA_CHOICE: &str = "-1-1";
+
+/// A product name and a SKU (shown when a line has no name) as a hostile
+/// storefront page reports them in a cart snapshot.
+const HOSTILE_NAME: &str = "<img src=x onerror=alert('cart')> =SUM(A1:A9) *deal* <!channel>";
+const HOSTILE_SKU: &str = "<script>alert('sku')</script>";
+
 /// Fragments that would be live markup if any output passed them through.
 const LIVE: [&str; 7] = [
     "<img",
@@ -55,18 +75,30 @@ type Bodies = Arc<Mutex<Vec<(String, String)>>>;
 async fn receiver() -> (String, Bodies) {
     let seen: Bodies = Default::default();
     let s = seen.clone();
-    let app = Router::new().route(
-        "/{name}",
-        post(
-            move |axum::extract::Path(name): axum::extract::Path<String>, body: String| {
-                let s = s.clone();
+    let pd = s.clone();
+    let app = Router::new()
+        .route(
+            "/pd/v2/enqueue",
+            post(move |body: String| {
+                let s = pd.clone();
                 async move {
-                    s.lock().unwrap().push((name, body));
-                    axum::http::StatusCode::OK
+                    s.lock().unwrap().push(("pagerduty".into(), body));
+                    axum::http::StatusCode::ACCEPTED
                 }
-            },
-        ),
-    );
+            }),
+        )
+        .route(
+            "/{name}",
+            post(
+                move |axum::extract::Path(name): axum::extract::Path<String>, body: String| {
+                    let s = s.clone();
+                    async move {
+                        s.lock().unwrap().push((name, body));
+                        axum::http::StatusCode::OK
+                    }
+                },
+            ),
+        );
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
@@ -104,11 +136,29 @@ both_backends!(
                 url: format!("{base}/hook"),
                 secret: "0123456789abcdef".into(),
             },
+            NotifierConfig::Pagerduty {
+                routing_key: "R0UT1NGKEYR0UT1NGKEYR0UT1NGKEY12".into(),
+                severity: None,
+            },
         ] {
             store::add_notifier(&db, site.id, &n, 0).await.unwrap();
         }
         let (app, _state, _writer) = test_app(db.clone());
+        // Recovery emails for consenting shoppers (the shop's own settings
+        // are trusted; what shoppers and storefront pages send is not).
+        let req = Request::put(format!("/v1/admin/sites/{}/recovery/settings", site.key))
+            .header("authorization", format!("Bearer {}", site.token))
+            .body(Body::from(
+                serde_json::json!({"shop_name": "Voltline", "from": "Voltline <shop@shop.example>",
+                       "recovery_url": "https://shop.example/cart?recover={token}",
+                       "postal_address": "1 Main St, Springfield"})
+                .to_string(),
+            ))
+            .unwrap();
+        let (status, res) = send(&app, req).await;
+        assert_eq!(status, 200, "{}", json_body(res).await);
         let cfg = SignalsConfig {
+            pagerduty_url: format!("{base}/pd"),
             bucket: Duration::from_millis(BUCKET_MS as u64),
             settle: Duration::from_millis(200),
             exit_grace: Duration::from_millis(BUCKET_MS as u64 / 3),
@@ -169,10 +219,35 @@ both_backends!(
                 if let Some((_, exit)) = events.iter().find(|(_, e)| e.body == EventBody::PageExit)
                 {
                     answers += 1;
+                    let mut answer = serde_json::json!({"choice": "payment_failed", "text": HOSTILE_TEXT, "rating": 1});
+                    // The first two shoppers leave an address with consent;
+                    // the first had a cart with hostile names in it.
+                    let consent =
+                        serde_json::json!({"text": "Email me once it works", "version": "v1"});
+                    // Their own sessions, which never completed a checkout
+                    // (a completed one gets no recovery email).
+                    let mut session = exit.session.clone();
+                    if answers <= 2 {
+                        session = format!("s_consenting_shopper_{answers}");
+                    }
+                    if answers == 1 {
+                        answer["email"] = HOSTILE_EMAIL.into();
+                        answer["consent"] = consent;
+                        json.push(serde_json::json!({
+                            "id": format!("{:032x}", 0xca7700 + i), "ts": exit.ts - 1, "session": session,
+                            "page": "/cart", "type": "cart_snapshot", "currency": "EUR", "items": [
+                                {"sku": "VL-HP-01", "name": HOSTILE_NAME, "qty": 2, "unit_price_minor": 1999},
+                                {"sku": HOSTILE_SKU, "qty": 1, "unit_price_minor": 500}]
+                        }));
+                    } else if answers == 2 {
+                        answer["email"] = FORMULA_EMAIL.into();
+                        answer["consent"] = consent;
+                        answer["choice"] = FORMULA_CHOICE.into();
+                    }
                     json.push(serde_json::json!({
-                    "id": format!("{:032x}", 0xfeed00 + i), "ts": exit.ts, "session": exit.session,
+                    "id": format!("{:032x}", 0xfeed00 + i), "ts": exit.ts, "session": session,
                     "page": "/checkout", "type": "survey_answered", "trigger": "pointer_top",
-                    "answer": {"choice": "payment_failed", "text": HOSTILE_TEXT, "rating": 1},
+                    "answer": answer,
                     "trouble": {"roles": ["payment"], "endpoints": ["POST /api/payment"], "last_outcome": "http_error", "last_status": 503}
                 }));
                 }
@@ -200,7 +275,7 @@ both_backends!(
                 .await
                 .unwrap();
         }
-        assert!(answers > 0);
+        assert!(answers > 2, "three or more shoppers answered");
 
         let incidents = store::list_incidents(&db, site.id, None, 0, i64::MAX, 10)
             .await
@@ -250,7 +325,7 @@ both_backends!(
             outbox::deliver_due(&db, &cfg, &http, now_ms())
                 .await
                 .unwrap();
-            if seen.lock().unwrap().len() >= 2 {
+            if seen.lock().unwrap().len() >= 3 {
                 break;
             }
             tokio::time::sleep(Duration::from_millis(60)).await;
@@ -301,6 +376,144 @@ both_backends!(
         assert_eq!(
             hook[0]["incident"]["details"]["culprits"][0]["endpoint"], hostile_endpoint,
             "webhook receivers get the exact string, as JSON data"
+        );
+
+        // PagerDuty: the exact strings as JSON data (quotes, angle brackets
+        // and all), in the fields its UI shows as text.
+        let pd: Vec<serde_json::Value> = seen
+            .iter()
+            .filter(|(n, _)| n == "pagerduty")
+            .map(|(_, b)| serde_json::from_str(b).expect("PagerDuty gets valid JSON"))
+            .collect();
+        let trigger = pd
+            .iter()
+            .find(|v| v["event_action"] == "trigger")
+            .unwrap_or_else(|| panic!("a PagerDuty trigger: {pd:#?}"));
+        assert_eq!(trigger["payload"]["component"], hostile_endpoint);
+        assert_eq!(
+            trigger["payload"]["custom_details"]["culprits"][0]["endpoint"],
+            hostile_endpoint
+        );
+        let summary = trigger["payload"]["summary"].as_str().unwrap();
+        assert!(
+            summary.contains("=HYPERLINK(\"http:||evil.example\",\"x\")"),
+            "{summary}"
+        );
+
+        // The recovery email: shopper and storefront strings escaped in the
+        // HTML part, verbatim in the text part, the address only in `To`.
+        let mail_dir = tempfile::tempdir().unwrap();
+        let recovery = RecoveryConfig {
+            smtp_url: None,
+            ..RecoveryConfig::default()
+        };
+        let mailer = Mailer::new(
+            db.clone(),
+            recovery,
+            mail_dir.path(),
+            "http://collector.test".into(),
+        )
+        .await
+        .unwrap();
+        let sent = mailer.deliver_due(now_ms() + 7_200_000).await.unwrap();
+        let outbox: Vec<(String, Option<String>)> = match &db {
+            Db::Sqlite(p) => {
+                sqlx::query_as("SELECT status, last_error FROM recovery_outbox")
+                    .fetch_all(p)
+                    .await
+            }
+            Db::Postgres(p) => {
+                sqlx::query_as("SELECT status, last_error FROM recovery_outbox")
+                    .fetch_all(p)
+                    .await
+            }
+        }
+        .unwrap();
+        assert_eq!(sent, 2, "one email per consenting shopper: {outbox:?}");
+        let mut emails = Vec::new();
+        for entry in std::fs::read_dir(mail_dir.path().join("recovery-mail")).unwrap() {
+            emails.push(std::fs::read(entry.unwrap().path()).unwrap());
+        }
+        let hostile_mail = emails
+            .iter()
+            .map(|raw| mailparse::parse_mail(raw).unwrap())
+            .find(|m| {
+                m.get_headers()
+                    .get_first_value("To")
+                    .is_some_and(|to| to.contains(HOSTILE_EMAIL))
+            })
+            .expect("an email to the hostile address");
+        let part = |t: &str| {
+            hostile_mail
+                .subparts
+                .iter()
+                .find(|p| p.ctype.mimetype == t)
+                .unwrap_or_else(|| panic!("no {t} part"))
+                .get_body()
+                .unwrap()
+        };
+        let (plain, html) = (part("text/plain"), part("text/html"));
+        assert!(
+            html.contains("&lt;img src=x onerror=alert(&#39;cart&#39;)&gt; =SUM(A1:A9) *deal* &lt;!channel&gt;"),
+            "{html}"
+        );
+        assert!(
+            html.contains("&lt;script&gt;alert(&#39;sku&#39;)&lt;/script&gt;"),
+            "{html}"
+        );
+        for live in LIVE {
+            assert!(
+                !html.contains(live),
+                "email HTML carries live {live:?}: {html}"
+            );
+        }
+        assert!(!html.contains("shop-mail.example"), "{html}");
+        assert!(plain.contains(HOSTILE_NAME), "{plain}");
+
+        // The CSV export: no cell starts like a formula; values intact
+        // behind the neutralising quote.
+        let (status, res) = send(
+            &app,
+            admin_req(
+                &format!("/v1/admin/sites/{}/recovery/contacts.csv", site.key),
+                Some(&site.token),
+            ),
+        )
+        .await;
+        assert_eq!(status, 200);
+        let csv_text =
+            String::from_utf8(res.into_body().collect().await.unwrap().to_bytes().to_vec())
+                .unwrap();
+        let mut reader = csv::ReaderBuilder::new().from_reader(csv_text.as_bytes());
+        let rows: Vec<csv::StringRecord> = reader.records().map(Result::unwrap).collect();
+        assert_eq!(rows.len(), 2, "{csv_text}");
+        for row in &rows {
+            for cell in row.iter() {
+                assert!(
+                    !matches!(
+                        cell.as_bytes().first(),
+                        Some(b'=' | b'+' | b'-' | b'@' | b'\t' | b'\r' | b'\0')
+                    ),
+                    "formula cell {cell:?} in {csv_text}"
+                );
+            }
+        }
+        let row = |email: &str| {
+            rows.iter()
+                .find(|r| r[0] == format!("'{email}"))
+                .unwrap_or_else(|| panic!("a row for {email}: {csv_text}"))
+        };
+        let first = row(HOSTILE_EMAIL);
+        assert_eq!(
+            &first[7],
+            format!("2 × {HOSTILE_NAME}; 1 × {HOSTILE_SKU}").as_str()
+        );
+        assert!(first[8].contains(HOSTILE_TEXT), "{:?}", &first[8]);
+        let second = row(FORMULA_EMAIL);
+        assert!(
+            second[8].starts_with(&format!("'{FORMULA_CHOICE}; ")),
+            "{:?}",
+            &second[8]
         );
     }
 );
