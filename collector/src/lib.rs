@@ -16,6 +16,7 @@
 //! - [`detect`]: the pure spike detector and the traffic generator.
 //! - [`notify`]: notifiers (PagerDuty, Opsgenie, Slack, webhook) and the outbox.
 //! - [`recovery`]: cart recovery: config, per-site settings, templates, tokens, the SMTP mailer, CSV export.
+//! - [`retention`]: the hourly sweep deleting what is kept no longer.
 //! - [`state`]: the shared application state.
 //! - [`metrics`]: process-wide Prometheus metrics (`GET /metrics`).
 
@@ -27,6 +28,7 @@ pub mod keys;
 pub mod metrics;
 pub mod notify;
 pub mod recovery;
+pub mod retention;
 pub mod signals;
 pub mod state;
 pub mod store;
@@ -74,6 +76,11 @@ pub async fn serve(
     } else {
         None
     };
+    let retention = retention::RetentionTask::spawn(
+        db.clone(),
+        retention::RetentionPolicy::from_config(&config),
+        retention::SWEEP_EVERY,
+    );
     let (state, writer) = AppState::start(db, config);
     let app = http::app(state.clone());
     tracing::info!(addr = %listener.local_addr()?, "collector listening");
@@ -82,12 +89,21 @@ pub async fn serve(
     // what was accepted and stops.
     drop(state);
     writer.finish().await;
-    if let Some(engine) = engine {
-        engine.stop().await;
-    }
-    if let Some(mailer) = mailer {
-        mailer.stop().await;
-    }
+    // The background workers stop side by side: each finishes the send in
+    // flight and leaves the rest of its outbox queued in the database.
+    tokio::join!(
+        async {
+            if let Some(engine) = engine {
+                engine.stop().await;
+            }
+        },
+        async {
+            if let Some(mailer) = mailer {
+                mailer.stop().await;
+            }
+        },
+        retention.stop(std::time::Duration::from_secs(5)),
+    );
     tracing::info!("collector stopped");
     Ok(())
 }

@@ -77,14 +77,41 @@ pub async fn deliver_due(
     http: &reqwest::Client,
     now: i64,
 ) -> Result<usize, StoreError> {
+    deliver_due_until(db, cfg, http, now, &|| false).await
+}
+
+/// [`deliver_due`] for a shutting-down instance: `stopping` is asked before
+/// each attempt, and once it says yes the rows claimed but not yet attempted
+/// are released (claim and attempt count undone), so the next instance —
+/// or this one after a restart — sends them at once instead of waiting for
+/// the claim to expire. The attempt in flight finishes first (bounded by
+/// `request_timeout`), so a notification is never cut off half-sent.
+pub async fn deliver_due_until(
+    db: &Db,
+    cfg: &SignalsConfig,
+    http: &reqwest::Client,
+    now: i64,
+    stopping: &(dyn Fn() -> bool + Sync),
+) -> Result<usize, StoreError> {
     let mut delivered = 0;
     loop {
+        if stopping() {
+            return Ok(delivered);
+        }
         let batch = claim(db, now).await?;
         if batch.is_empty() {
             return Ok(delivered);
         }
-        for c in batch {
-            let outcome = attempt(db, cfg, http, &c).await?;
+        for (k, c) in batch.iter().enumerate() {
+            if stopping() {
+                for left in &batch[k..] {
+                    on_pool!(db, pool => { sqlx::query("UPDATE notify_outbox SET claimed_until = 0, attempts = attempts - 1 \
+                                                        WHERE id = $1 AND delivered_at IS NULL AND failed_at IS NULL")
+                        .bind(left.id).execute(pool).await?; });
+                }
+                return Ok(delivered);
+            }
+            let outcome = attempt(db, cfg, http, c).await?;
             let now = crate::now_ms();
             match &outcome {
                 Outcome::Delivered => {

@@ -30,8 +30,22 @@ pub struct SignalsConfig {
     #[serde(with = "crate::config::file::duration")]
     pub inactivity: Duration,
     /// Raw events older than this are deleted (rollups stay). Default 30 days.
+    /// See [`crate::retention`] for everything that is deleted when.
     #[serde(with = "crate::config::file::duration")]
     pub event_retention: Duration,
+    /// Exit-survey answers (free text, consented emails) older than this
+    /// are deleted. Default 30 days, like the raw events they came with.
+    #[serde(with = "crate::config::file::duration")]
+    pub survey_retention: Duration,
+    /// Notification outbox rows this long after they were delivered or
+    /// given up (dead letters) are deleted. Default 30 days.
+    #[serde(with = "crate::config::file::duration")]
+    pub notification_retention: Duration,
+    /// Rollups (per-bucket and per-endpoint/SKU counts), resolved incidents
+    /// (with the survey excerpts they quote) and snippet drop reports older
+    /// than this are deleted. Default 400 days (a year of baselines).
+    #[serde(with = "crate::config::file::duration")]
+    pub rollup_retention: Duration,
     /// Detector tuning.
     pub detector: DetectorParams,
     /// Leader lease length; a dead leader is replaced after it. Default 15 s.
@@ -72,6 +86,9 @@ impl Default for SignalsConfig {
             exit_grace: Duration::from_secs(20),
             inactivity: Duration::from_secs(30 * 60),
             event_retention: Duration::from_secs(30 * 24 * 3600),
+            survey_retention: Duration::from_secs(30 * 24 * 3600),
+            notification_retention: Duration::from_secs(30 * 24 * 3600),
+            rollup_retention: Duration::from_secs(400 * 24 * 3600),
             detector: DetectorParams::default(),
             lease_ttl: Duration::from_secs(15),
             tick: Duration::from_secs(1),
@@ -112,6 +129,9 @@ impl fmt::Debug for SignalsConfig {
             .field("exit_grace", &self.exit_grace)
             .field("inactivity", &self.inactivity)
             .field("event_retention", &self.event_retention)
+            .field("survey_retention", &self.survey_retention)
+            .field("notification_retention", &self.notification_retention)
+            .field("rollup_retention", &self.rollup_retention)
             .field("detector", &self.detector)
             .field("lease_ttl", &self.lease_ttl)
             .field("tick", &self.tick)

@@ -346,7 +346,8 @@ impl RollupRows<'_> {
     }
 }
 
-/// Delete raw events older than the retention (rollups stay).
+/// Delete raw events older than the retention (rollups stay). The hourly
+/// sweep of [`crate::retention`] does this and more on every instance.
 pub async fn prune_events(db: &Db, cfg: &SignalsConfig, now: i64) -> Result<u64, StoreError> {
     let cutoff = now - cfg.event_retention.as_millis() as i64;
     Ok(
@@ -362,17 +363,20 @@ pub async fn prune_events(db: &Db, cfg: &SignalsConfig, now: i64) -> Result<u64,
 pub struct Engine {
     stop: watch::Sender<bool>,
     handle: Option<JoinHandle<()>>,
+    /// How long [`Engine::stop`] waits: a send in flight may take up to the
+    /// request timeout.
+    grace: Duration,
 }
 
 impl Engine {
     /// Start the engine loop as instance `holder`.
     pub fn spawn(db: Db, cfg: SignalsConfig, holder: String) -> Engine {
         let (stop, mut stopped) = watch::channel(false);
+        let grace = cfg.request_timeout + Duration::from_secs(5);
         let handle = tokio::spawn(async move {
             let ttl = cfg.lease_ttl.as_millis() as i64;
             let http = crate::notify::client(&cfg);
             let mut leading = false;
-            let mut last_prune = 0i64;
             loop {
                 let now = crate::now_ms();
                 match acquire_lease(&db, LEASE, &holder, now, ttl).await {
@@ -384,19 +388,19 @@ impl Engine {
                         if let Err(e) = roll_all(&db, &cfg, now).await {
                             tracing::error!(error = %e, "signal rollup failed");
                         }
-                        if let Err(e) =
-                            crate::notify::outbox::deliver_due(&db, &cfg, &http, crate::now_ms())
-                                .await
+                        // On shutdown: the send in flight finishes, the rest
+                        // of the claimed rows are handed back at once.
+                        let stopping = || *stopped.borrow();
+                        if let Err(e) = crate::notify::outbox::deliver_due_until(
+                            &db,
+                            &cfg,
+                            &http,
+                            crate::now_ms(),
+                            &stopping,
+                        )
+                        .await
                         {
                             tracing::error!(error = %e, "notification delivery failed");
-                        }
-                        if now - last_prune > 3_600_000 {
-                            last_prune = now;
-                            match prune_events(&db, &cfg, now).await {
-                                Ok(n) if n > 0 => tracing::info!(deleted = n, "pruned old events"),
-                                Ok(_) => {}
-                                Err(e) => tracing::error!(error = %e, "event pruning failed"),
-                            }
                         }
                     }
                     Ok(false) => leading = false,
@@ -417,14 +421,17 @@ impl Engine {
         Engine {
             stop,
             handle: Some(handle),
+            grace,
         }
     }
 
-    /// Stop the loop, release the lease and wait.
+    /// Stop the loop, release the lease and wait (at most the request
+    /// timeout and 5 s: the notification being sent finishes, claimed rows
+    /// not yet sent are handed back).
     pub async fn stop(mut self) {
         let _ = self.stop.send(true);
         if let Some(h) = self.handle.take() {
-            let _ = tokio::time::timeout(Duration::from_secs(10), h).await;
+            let _ = tokio::time::timeout(self.grace, h).await;
         }
     }
 }
