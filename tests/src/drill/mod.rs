@@ -1,9 +1,11 @@
 //! The crisis drill: a real collector (SQLite, or PostgreSQL with a URL)
 //! with second-scale signal buckets, the demo store, local PagerDuty /
-//! Slack / webhook receivers, and synthetic shoppers in headless Chromium.
-//! After a healthy baseline the store's fault schedule breaks one endpoint
-//! for a while; the drill watches the incident open and resolve at the
-//! receivers, then builds the timeline, the JSON and the HTML report.
+//! Slack / webhook receivers, a real SMTP server for the recovery emails,
+//! and synthetic shoppers in headless Chromium. After a healthy baseline
+//! the store's fault schedule breaks one endpoint for a while; the drill
+//! watches the incident open and resolve at the receivers and the recovery
+//! emails arrive at the SMTP server, then builds the timeline, the JSON and
+//! the HTML report.
 //!
 //! `cargo xtask drill` runs it from the command line (`src/bin/drill.rs`);
 //! `tests/crisis_drill.rs` runs a short one with asserted bounds.
@@ -12,13 +14,18 @@
 //! - [`scenario`]: what breaks and the phase durations per speed (pure).
 //! - [`shoppers`]: the seeded synthetic shoppers (browsers).
 //! - [`receivers`]: the local alert receivers with receive times.
+//! - [`mailbox`]: the SMTP server with receive times.
+//! - [`database`]: a fresh PostgreSQL database per drill.
 //! - [`timeline`]: facts → timeline, text and JSON (pure).
 //! - [`report`]: the HTML/SVG report (pure).
 //!
-//! Recovery emails: this build has no SMTP sender yet, so the drill starts
-//! no SMTP server and reports `emails_sent` and `first_recovery_email_at`
-//! as `null` ("not available").
+//! Recovery emails: the collector sends them over SMTP to [`mailbox`], due
+//! [`Phases::recovery_delay`] after the survey answer and held while the
+//! site's incident is open (`wait_for_resolution`), as a shop would set it
+//! up to say "it's fixed" only when it is.
 
+pub mod database;
+pub mod mailbox;
 pub mod receivers;
 pub mod report;
 pub mod scenario;
@@ -35,6 +42,7 @@ use serde_json::{json, Value};
 use tokio::sync::watch;
 
 use crate::Stack;
+use mailbox::Mailbox;
 use receivers::Receivers;
 use report::Point;
 pub use scenario::{Phases, Scenario};
@@ -91,6 +99,10 @@ pub struct DrillOutcome {
     pub incidents: Vec<Value>,
     /// Requests per receiver: (PagerDuty, Slack, webhook).
     pub deliveries: (usize, usize, usize),
+    /// Messages the SMTP server accepted (recovery emails).
+    pub emails: Vec<mailbox::Delivery>,
+    /// The collector's recovery contacts at the end (admin API JSON).
+    pub contacts: Vec<Value>,
     /// The HTML report.
     pub report_html: String,
     /// Screenshots taken: (report, incident view).
@@ -113,13 +125,15 @@ pub async fn run(o: &DrillOptions) -> anyhow::Result<DrillOutcome> {
     let clock = Instant::now();
     let phases = Phases::at_speed(o.speed);
     let receivers = Receivers::start().await?;
-    let database = match &o.database_url {
-        Some(u) if u.starts_with("postgres") => "postgres",
-        _ => "sqlite",
+    let mailbox = Mailbox::start()?;
+    let (database, fresh_db) = match &o.database_url {
+        Some(u) if u.starts_with("postgres") => ("postgres", Some(database::create(u).await?)),
+        _ => ("sqlite", None),
     };
     let stack = {
-        let db_url = o.database_url.clone();
+        let db_url = fresh_db.as_ref().map(|d| d.url.clone());
         let pd = receivers.url.clone();
+        let smtp = mailbox.url.clone();
         Stack::start_with(move |c| {
             c.database_url = db_url;
             c.signals.bucket = phases.bucket;
@@ -129,6 +143,12 @@ pub async fn run(o: &DrillOptions) -> anyhow::Result<DrillOutcome> {
             c.signals.pagerduty_url = pd;
             c.signals.min_backoff = Duration::from_millis(250);
             c.signals.max_backoff = Duration::from_secs(2);
+            c.recovery.smtp_url = Some(smtp);
+            c.recovery.delay = phases.recovery_delay;
+            c.recovery.wait_for_resolution = true;
+            c.recovery.tick = Duration::from_millis(250);
+            c.recovery.min_backoff = Duration::from_secs(1);
+            c.recovery.max_backoff = Duration::from_secs(5);
         })
         .await?
     };
@@ -136,8 +156,12 @@ pub async fn run(o: &DrillOptions) -> anyhow::Result<DrillOutcome> {
         o.progress,
         clock,
         &format!(
-            "collector {} ({database}), demo store {}, receivers {}",
-            stack.collector_url, stack.store_url, receivers.url
+            "collector {} ({}), demo store {}, receivers {}, SMTP {}",
+            stack.collector_url,
+            fresh_db.as_ref().map_or(database, |d| d.name()),
+            stack.store_url,
+            receivers.url,
+            mailbox.url
         ),
     );
     let admin = |method: reqwest::Method, path: &str, body: Value| {
@@ -172,6 +196,19 @@ pub async fn run(o: &DrillOptions) -> anyhow::Result<DrillOutcome> {
     .await?
     .error_for_status()
     .context("setting the site's detector parameters")?;
+    admin(
+        reqwest::Method::PUT,
+        "recovery/settings",
+        json!({
+            "shop_name": "Voltline Electronics",
+            "from": "Voltline Electronics <shop@voltline.example>",
+            "recovery_url": format!("{}/cart?recover={{token}}", stack.store_url),
+            "postal_address": "1 Drill Street, Springfield",
+        }),
+    )
+    .await?
+    .error_for_status()
+    .context("setting the site's recovery email settings")?;
 
     let crowd = Crowd::start(CrowdOptions {
         shoppers: o.shoppers,
@@ -193,7 +230,7 @@ pub async fn run(o: &DrillOptions) -> anyhow::Result<DrillOutcome> {
 
     let (stop, stopped) = watch::channel(false);
     let watch_incident = async {
-        let mut said = (false, false, 0usize, 0usize);
+        let mut said = (false, false, 0usize, 0usize, 0usize);
         loop {
             tokio::time::sleep(Duration::from_millis(250)).await;
             let now = steadycart_collector::now_ms();
@@ -218,6 +255,11 @@ pub async fn run(o: &DrillOptions) -> anyhow::Result<DrillOutcome> {
                     said.3 = resolved;
                     say(true, clock, "PagerDuty resolve");
                 }
+                let mails = mailbox.deliveries().len();
+                if mails > said.4 {
+                    say(true, clock, &format!("recovery emails delivered: {mails}"));
+                    said.4 = mails;
+                }
             }
             let all_resolved = !paged.is_empty() && paged.iter().all(|p| p.resolved_ms.is_some());
             if now >= outage_until
@@ -238,6 +280,37 @@ pub async fn run(o: &DrillOptions) -> anyhow::Result<DrillOutcome> {
     // Let the last beacons land and the last bucket roll up.
     tokio::time::sleep(phases.exit_grace + phases.bucket + phases.settle + Duration::from_secs(1))
         .await;
+    // Recovery emails are due `recovery_delay` after each answer and held
+    // while the incident is open: wait until no contact is pending (each
+    // emailed, or recovered by a purchase), at most `email_max`.
+    let waited = Instant::now();
+    let contacts = loop {
+        let contacts = recovery_contacts(&stack).await?;
+        let pending = contacts.iter().filter(|c| c["status"] == "pending").count();
+        if pending == 0 || waited.elapsed() >= phases.email_max {
+            break contacts;
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    };
+    let emails = mailbox.deliveries();
+    if o.progress {
+        let status = |s: &str| contacts.iter().filter(|c| c["status"] == s).count();
+        say(
+            true,
+            clock,
+            &format!(
+                "recovery contacts: {} ({} emailed, {} pending, {} recovered, {} bounced); SMTP server accepted {} emails",
+                contacts.len(),
+                status("emailed"),
+                status("pending"),
+                status("recovered"),
+                status("bounced"),
+                emails.len()
+            ),
+        );
+    }
+    // The drill ends with its last email.
+    let ended = emails.iter().map(|d| d.at_ms + 1_000).fold(ended, i64::max);
 
     let events = stack.events().await?;
     let answers: Value = stack
@@ -331,7 +404,7 @@ pub async fn run(o: &DrillOptions) -> anyhow::Result<DrillOutcome> {
         resolved_ms,
         incident: first.map(|p| p.summary.clone()),
         abandoned,
-        emails_ms: None,
+        emails_ms: emails.iter().map(|d| d.at_ms).collect(),
     };
     let timeline = Timeline::from_facts(&facts);
     let report_html = report::render(&timeline, &points);
@@ -390,6 +463,9 @@ pub async fn run(o: &DrillOptions) -> anyhow::Result<DrillOutcome> {
     let deliveries = receivers.counts();
     crowd.quit().await;
     stack.stop().await;
+    if let Some(db) = fresh_db {
+        db.drop_database().await?;
+    }
     Ok(DrillOutcome {
         timeline,
         visits,
@@ -398,10 +474,30 @@ pub async fn run(o: &DrillOptions) -> anyhow::Result<DrillOutcome> {
             .cloned()
             .unwrap_or_default(),
         deliveries,
+        emails,
+        contacts,
         report_html,
         screenshots,
         incident_view_bands,
     })
+}
+
+/// The site's recovery contacts (admin export as JSON; a drill has far
+/// fewer than a page).
+async fn recovery_contacts(stack: &Stack) -> anyhow::Result<Vec<Value>> {
+    let page: Value = stack
+        .http
+        .get(format!(
+            "{}/v1/admin/sites/{}/recovery/contacts?limit=1000",
+            stack.collector_url, stack.site_key
+        ))
+        .bearer_auth(&stack.admin_token)
+        .send()
+        .await?
+        .error_for_status()?
+        .json()
+        .await?;
+    Ok(page["contacts"].as_array().cloned().unwrap_or_default())
 }
 
 /// `POST /api/checkout → 503` and the like.

@@ -152,14 +152,7 @@ pub fn render(t: &Timeline, points: &[Point]) -> String {
             rows,
             "<tr><td>{}</td><td><time>{}</time></td><td>{}</td></tr>",
             ms.map_or("—".into(), |ms| offset(ms - from)),
-            ms.map_or_else(
-                || if label.contains("recovery email") && t.emails_sent.is_none() {
-                    "not available in this build".to_string()
-                } else {
-                    "never".to_string()
-                },
-                rfc3339
-            ),
+            ms.map_or_else(|| t.missing(label).to_string(), rfc3339),
             esc(label)
         );
     }
@@ -169,11 +162,7 @@ pub fn render(t: &Timeline, points: &[Point]) -> String {
         ("sessions affected", t.sessions_affected.to_string()),
         ("abandoned", t.abandoned.to_string()),
         ("contacts captured", t.contacts_captured.to_string()),
-        (
-            "emails sent",
-            t.emails_sent
-                .map_or("— (not available)".into(), |n| n.to_string()),
-        ),
+        ("emails sent", t.emails_sent.to_string()),
         ("detection delay", secs(t.detection_delay_s())),
         ("resolved after outage", secs(t.resolution_delay_s())),
     ];
@@ -248,16 +237,16 @@ mod tests {
             outage_ended: 60_000,
             drill_ended: 90_000,
             first_fallback_shown: Some(31_000),
-            first_survey_answer: None,
+            first_survey_answer: Some(44_000),
             incident_triggered: Some(42_000),
             incident_resolved: Some(70_000),
-            first_recovery_email: None,
+            first_recovery_email: Some(71_500),
             incident: Some("errors 9× baseline".into()),
             sessions: 40,
             sessions_affected: 12,
             abandoned: 8,
             contacts_captured: 3,
-            emails_sent: None,
+            emails_sent: 2,
         };
         let points: Vec<Point> = (0..18)
             .map(|i| Point {
@@ -271,7 +260,19 @@ mod tests {
         assert_eq!(html.matches("<polyline").count(), 3);
         assert!(html.contains("&lt;b&gt;"), "escaped");
         assert!(!html.contains("<script"));
-        assert_eq!(html.matches(r#"class="marker""#).count(), 5);
-        assert!(html.contains("not available in this build"));
+        // Every step of the chain, the recovery email included.
+        assert_eq!(html.matches(r#"class="marker""#).count(), 7);
+        assert!(html.contains(
+            "<time>1970-01-01T00:01:11.5Z</time></td><td>first recovery email delivered"
+        ));
+        assert!(html.contains("<b>2</b><span>emails sent</span>"));
+
+        let none = Timeline {
+            first_recovery_email: None,
+            emails_sent: 0,
+            contacts_captured: 0,
+            ..t
+        };
+        assert!(render(&none, &points).contains("none (no contacts captured)"));
     }
 }

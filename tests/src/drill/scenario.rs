@@ -83,6 +83,15 @@ pub struct Phases {
     pub exit_grace: Duration,
     /// Delay before a closed bucket is rolled up.
     pub settle: Duration,
+    /// The collector's recovery email delay (`[recovery] delay`: how long
+    /// after the survey answer an email is due; an hour in production, far
+    /// longer than an outage). At drill speed it is the outage's length, so
+    /// every email is due after the outage ended; the drill also holds
+    /// emails while the incident is open (`wait_for_resolution`), so "it's
+    /// fixed" is true when one arrives.
+    pub recovery_delay: Duration,
+    /// Most time to wait after the traffic for due emails to arrive.
+    pub email_max: Duration,
 }
 
 /// Slowest and fastest speeds: below, a drill takes forever; above, buckets
@@ -103,6 +112,8 @@ impl Phases {
             recovery_max: scaled(120.0),
             exit_grace: scaled(3.0),
             settle: scaled(1.5),
+            recovery_delay: scaled(80.0),
+            email_max: scaled(120.0),
         }
     }
 
@@ -141,5 +152,8 @@ mod tests {
         assert_eq!(Phases::at_speed(100.0), Phases::at_speed(4.0));
         // The baseline covers the warm-up with a bucket to spare.
         assert!(one.baseline >= one.bucket * 4);
+        // An answer given as the outage starts is due after it ended.
+        assert!(two.recovery_delay >= two.outage);
+        assert!(two.email_max > two.recovery_delay);
     }
 }

@@ -43,9 +43,8 @@ pub struct Facts {
     pub incident: Option<String>,
     /// Abandonments the collector counted over the drill.
     pub abandoned: u64,
-    /// Recovery emails delivered (ms each); `None` when the drill could not
-    /// send any (no recovery emails in this build).
-    pub emails_ms: Option<Vec<i64>>,
+    /// When the drill's SMTP server accepted each recovery email, ms.
+    pub emails_ms: Vec<i64>,
 }
 
 /// The drill's result.
@@ -79,7 +78,7 @@ pub struct Timeline {
     pub incident_triggered: Option<i64>,
     /// ms; receiver time of the PagerDuty resolve.
     pub incident_resolved: Option<i64>,
-    /// ms; first recovery email delivered.
+    /// ms; first recovery email accepted by the drill's SMTP server.
     pub first_recovery_email: Option<i64>,
     /// The incident's summary line.
     pub incident: Option<String>,
@@ -91,8 +90,8 @@ pub struct Timeline {
     pub abandoned: u64,
     /// Survey answers with an email given with consent.
     pub contacts_captured: u64,
-    /// Recovery emails delivered; `None`: not available in this build.
-    pub emails_sent: Option<u64>,
+    /// Recovery emails the drill's SMTP server accepted.
+    pub emails_sent: u64,
 }
 
 fn min_ts<'a>(events: impl Iterator<Item = &'a Value>) -> Option<i64> {
@@ -137,7 +136,7 @@ impl Timeline {
             first_survey_answer: min_ts(of("survey_answered")),
             incident_triggered: f.triggered_ms,
             incident_resolved: f.resolved_ms,
-            first_recovery_email: f.emails_ms.as_ref().and_then(|e| e.iter().min().copied()),
+            first_recovery_email: f.emails_ms.iter().min().copied(),
             incident: f.incident.clone(),
             sessions: sessions.len() as u64,
             sessions_affected: affected.len() as u64,
@@ -147,7 +146,7 @@ impl Timeline {
                 .iter()
                 .filter(|a| a["email"].as_str().is_some_and(|e| !e.is_empty()))
                 .count() as u64,
-            emails_sent: f.emails_ms.as_ref().map(|e| e.len() as u64),
+            emails_sent: f.emails_ms.len() as u64,
         }
     }
 
@@ -230,12 +229,12 @@ impl Timeline {
                     offset(t - self.drill_started),
                     clock(t)
                 )),
-                None if label.contains("recovery email") && self.emails_sent.is_none() => out
-                    .push_str(&format!(
-                        "  {:>8}  {:>12}  {label}: not available in this build\n",
-                        "—", "—"
-                    )),
-                None => out.push_str(&format!("  {:>8}  {:>12}  {label}: never\n", "—", "—")),
+                None => out.push_str(&format!(
+                    "  {:>8}  {:>12}  {label}: {}\n",
+                    "—",
+                    "—",
+                    self.missing(label)
+                )),
             }
         }
         let d = |s: Option<f64>| s.map_or("—".to_string(), |s| format!("{s:.1} s"));
@@ -254,9 +253,19 @@ impl Timeline {
             self.abandoned,
             self.contacts_captured,
             self.emails_sent
-                .map_or("— (not available)".to_string(), |n| n.to_string())
         ));
         out
+    }
+
+    /// What to say for a moment that did not happen: a recovery email
+    /// needs a contact (a survey answer with consent), which some scenarios
+    /// never produce (nobody is stopped from buying when prices lag).
+    pub fn missing(&self, label: &str) -> &'static str {
+        if label.contains("recovery email") && self.contacts_captured == 0 {
+            "none (no contacts captured)"
+        } else {
+            "never"
+        }
     }
 }
 
@@ -328,7 +337,7 @@ mod tests {
             resolved_ms: Some(T0 + 71_000),
             incident: Some("storefront API errors 9.0× baseline".into()),
             abandoned: 2,
-            emails_ms: None,
+            emails_ms: vec![T0 + 73_000, T0 + 72_500],
         }
     }
 
@@ -341,7 +350,8 @@ mod tests {
         assert_eq!(t.contacts_captured, 1);
         assert_eq!(t.detection_delay_s(), Some(12.5));
         assert_eq!(t.resolution_delay_s(), Some(11.0));
-        assert_eq!(t.emails_sent, None);
+        assert_eq!(t.emails_sent, 2);
+        assert_eq!(t.first_recovery_email, Some(T0 + 72_500));
         let order: Vec<&str> = t.moments().iter().map(|m| m.1).collect();
         assert_eq!(order[2], "first fallback shown");
         assert_eq!(order[3], "incident triggered (PagerDuty receiver)");
@@ -354,7 +364,8 @@ mod tests {
         assert_eq!(j["outage_started_at"], "2026-12-02T12:40:30Z");
         assert_eq!(j["first_fallback_shown_at"], "2026-12-02T12:40:31.2Z");
         assert_eq!(j["incident_triggered_at"], "2026-12-02T12:40:42.5Z");
-        assert_eq!(j["first_recovery_email_at"], Value::Null);
+        assert_eq!(j["first_recovery_email_at"], "2026-12-02T12:41:12.5Z");
+        assert_eq!(j["emails_sent"], 2);
         for k in [
             "outage_started_at",
             "first_fallback_shown_at",
@@ -375,11 +386,33 @@ mod tests {
     }
 
     #[test]
-    fn text_says_what_is_not_available() {
+    fn text_shows_every_step_and_what_did_not_happen() {
         let text = Timeline::from_facts(&facts()).render_text();
         assert!(text.contains("detection delay 12.5 s"), "{text}");
-        assert!(text.contains("not available in this build"), "{text}");
         assert!(text.contains("12:40:42.500  incident triggered"), "{text}");
+        assert!(
+            text.contains("12:41:12.500  first recovery email delivered"),
+            "{text}"
+        );
+        assert!(text.contains("emails sent 2"), "{text}");
         assert_eq!(offset(62_500), "+1:02.5");
+
+        // No contacts, no emails: said why, not "never".
+        let mut f = facts();
+        f.answers.clear();
+        f.emails_ms.clear();
+        let text = Timeline::from_facts(&f).render_text();
+        assert!(
+            text.contains("first recovery email delivered: none (no contacts captured)"),
+            "{text}"
+        );
+        // Contacts but no email: that is a failure, said plainly.
+        let mut f = facts();
+        f.emails_ms.clear();
+        let text = Timeline::from_facts(&f).render_text();
+        assert!(
+            text.contains("first recovery email delivered: never"),
+            "{text}"
+        );
     }
 }
