@@ -16,7 +16,11 @@
 //!   visible again — the intent recorded on hiding shows the survey on return;
 //! - idle: no activity for [`IntentConfig::idle_ms`] after trouble.
 //!
-//! Each page reports at most one intent ([`ExitIntent::fired`]).
+//! Intents keep coming until the shell reports the survey shown
+//! ([`ExitIntent::shown`]); then the page reports no more. An intent the
+//! policy refused (no trouble yet, a dialog open) does not use the page up:
+//! a shopper who glanced at the tab bar before checkout failed still gets
+//! the survey when they head out afterwards.
 
 /// Why the survey would show.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -98,8 +102,11 @@ pub struct ExitIntent {
     last_scroll: Option<(f64, f64)>,
     hidden_at: Option<f64>,
     guard_armed: bool,
-    fired: bool,
+    guard_popped: bool,
+    shown: bool,
     last_activity: f64,
+    /// `last_activity` when idle was last reported: one report per quiet spell.
+    idle_reported: Option<f64>,
     trouble_at: Option<f64>,
 }
 
@@ -112,27 +119,30 @@ impl ExitIntent {
             last_scroll: None,
             hidden_at: None,
             guard_armed: false,
-            fired: false,
+            guard_popped: false,
+            shown: false,
             last_activity: now,
+            idle_reported: None,
             trouble_at: None,
         }
     }
 
-    /// Whether an intent was already reported on this page.
-    pub fn fired(&self) -> bool {
-        self.fired
+    /// The survey showed on this page: report no more intents.
+    pub fn shown(&mut self) {
+        self.shown = true;
+    }
+
+    /// Whether the survey showed on this page.
+    pub fn is_shown(&self) -> bool {
+        self.shown
     }
 
     fn dwelled(&self, now: f64) -> bool {
         now - self.started >= self.config.min_dwell_ms
     }
 
-    fn fire(&mut self, now: f64, trigger: Trigger) -> Option<Trigger> {
-        if self.fired || !self.dwelled(now) {
-            return None;
-        }
-        self.fired = true;
-        Some(trigger)
+    fn fire(&self, now: f64, trigger: Trigger) -> Option<Trigger> {
+        (!self.shown && self.dwelled(now)).then_some(trigger)
     }
 
     /// The pointer left (`mouseout` on the document).
@@ -157,10 +167,10 @@ impl ExitIntent {
     }
 
     /// Whether the shell should push its one history guard entry now: only
-    /// once per page, only after trouble, and never after an intent fired.
+    /// once per page, only after trouble, and never after the survey showed.
     /// Marks it armed when true.
     pub fn arm_guard(&mut self) -> bool {
-        if self.guard_armed || self.fired || self.trouble_at.is_none() {
+        if self.guard_armed || self.shown || self.trouble_at.is_none() {
             return false;
         }
         self.guard_armed = true;
@@ -168,18 +178,15 @@ impl ExitIntent {
     }
 
     /// The guard entry was popped (the shopper pressed back once). The next
-    /// back leaves: the guard is never re-armed on this page.
-    pub fn back(&mut self, now: f64) -> Option<Trigger> {
-        if !self.guard_armed {
+    /// back leaves: the guard is never re-armed on this page, and later
+    /// pops are the page's own.
+    pub fn back(&mut self) -> Option<Trigger> {
+        if !self.guard_armed || self.guard_popped {
             return None;
         }
+        self.guard_popped = true;
         // Back is an explicit act: no dwell needed.
-        if self.fired {
-            return None;
-        }
-        self.fired = true;
-        let _ = now;
-        Some(Trigger::Back)
+        (!self.shown).then_some(Trigger::Back)
     }
 
     /// The page became hidden: remember the intent for the return.
@@ -210,7 +217,10 @@ impl ExitIntent {
     /// When the idle check should next run (ms from `now`), if idle
     /// detection applies.
     pub fn idle_due_in(&self, now: f64) -> Option<f64> {
-        if self.config.idle_ms <= 0.0 || self.fired {
+        if self.config.idle_ms <= 0.0
+            || self.shown
+            || self.idle_reported == Some(self.last_activity)
+        {
             return None;
         }
         self.trouble_at?;
@@ -223,7 +233,11 @@ impl ExitIntent {
         if self.idle_due_in(now)? > 0.0 {
             return None;
         }
-        self.fire(now, Trigger::Idle)
+        let t = self.fire(now, Trigger::Idle);
+        if t.is_some() {
+            self.idle_reported = Some(self.last_activity);
+        }
+        t
     }
 }
 
@@ -259,8 +273,26 @@ mod tests {
         autofill.form_busy = true;
         assert_eq!(x.pointer_out(5000.0, autofill), None);
         assert_eq!(x.pointer_out(5000.0, out(-2.0)), Some(Trigger::PointerTop));
-        assert_eq!(x.pointer_out(6000.0, out(0.0)), None, "once per page");
-        assert!(x.fired());
+        x.shown();
+        assert_eq!(x.pointer_out(6000.0, out(0.0)), None, "once shown, no more");
+        assert!(x.is_shown());
+    }
+
+    #[test]
+    fn a_refused_intent_does_not_use_the_page_up() {
+        // The policy said no (healthy session, a dialog open): the shell
+        // does not call `shown`, so the next exit still counts.
+        let mut x = detector();
+        assert_eq!(x.pointer_out(4000.0, out(0.0)), Some(Trigger::PointerTop));
+        x.trouble(5000.0);
+        assert_eq!(x.pointer_out(9000.0, out(0.0)), Some(Trigger::PointerTop));
+        assert!(x.arm_guard(), "the back guard too");
+        assert_eq!(x.scroll(9100.0, 1000.0), None);
+        assert_eq!(x.scroll(9200.0, 0.0), Some(Trigger::ScrollUp));
+        x.shown();
+        assert_eq!(x.pointer_out(9300.0, out(0.0)), None);
+        assert_eq!(x.back(), None, "the guard pops, the survey already showed");
+        assert_eq!(x.tick(1e9), None);
     }
 
     #[test]
@@ -284,6 +316,9 @@ mod tests {
         assert_eq!(x.scroll(4200.0, 1000.0), None, "fast but far from top");
         assert_eq!(x.scroll(4300.0, 1200.0), None, "downward");
         assert_eq!(x.scroll(4400.0, 100.0), Some(Trigger::ScrollUp));
+        x.shown();
+        assert_eq!(x.scroll(4500.0, 2000.0), None);
+        assert_eq!(x.scroll(4600.0, 0.0), None, "once shown, no more");
         let mut early = detector();
         early.scroll(100.0, 1000.0);
         assert_eq!(early.scroll(200.0, 0.0), None, "before the dwell");
@@ -296,13 +331,20 @@ mod tests {
     fn back_guard_is_armed_once_and_never_traps() {
         let mut x = detector();
         assert!(!x.arm_guard(), "no guard without trouble");
-        assert_eq!(x.back(100.0), None, "an unguarded back is the page's own");
+        assert_eq!(x.back(), None, "an unguarded back is the page's own");
         x.trouble(500.0);
         assert!(x.arm_guard());
         assert!(!x.arm_guard(), "armed once per page");
-        assert_eq!(x.back(600.0), Some(Trigger::Back), "no dwell needed");
-        assert_eq!(x.back(700.0), None, "the next back leaves");
+        assert_eq!(x.back(), Some(Trigger::Back), "no dwell needed");
+        assert_eq!(x.back(), None, "the next back leaves");
         assert!(!x.arm_guard(), "never re-armed");
+        // Refused (say a dialog was open): still popped, still one back.
+        let mut refused = detector();
+        refused.trouble(1.0);
+        assert!(refused.arm_guard());
+        assert_eq!(refused.back(), Some(Trigger::Back));
+        assert_eq!(refused.back(), None, "later pops are the page's own");
+        assert!(!refused.arm_guard());
     }
 
     #[test]
@@ -313,8 +355,10 @@ mod tests {
         assert_eq!(x.visible(2000.0), None, "hidden before the dwell");
         x.hidden(6000.0);
         assert_eq!(x.visible(60_000.0), Some(Trigger::Return));
+        assert_eq!(x.visible(61_000.0), None, "one return per hiding");
+        x.shown();
         x.hidden(70_000.0);
-        assert_eq!(x.visible(80_000.0), None, "once per page");
+        assert_eq!(x.visible(80_000.0), None, "once shown, no more");
     }
 
     #[test]
@@ -326,7 +370,17 @@ mod tests {
         x.activity(20_000.0);
         assert_eq!(x.tick(45_000.0), None, "activity postponed it");
         assert_eq!(x.tick(50_000.0), Some(Trigger::Idle));
-        assert_eq!(x.idle_due_in(60_000.0), None);
+        assert_eq!(x.idle_due_in(60_000.0), None, "one report per quiet spell");
+        assert_eq!(x.tick(60_000.0), None);
+        x.activity(70_000.0);
+        assert_eq!(
+            x.tick(100_000.0),
+            Some(Trigger::Idle),
+            "refused: next spell"
+        );
+        x.shown();
+        x.activity(110_000.0);
+        assert_eq!(x.idle_due_in(110_000.0), None, "once shown, no more");
         let mut off = ExitIntent::new(
             IntentConfig {
                 idle_ms: 0.0,

@@ -186,7 +186,7 @@ pub(super) fn install(window: &web_sys::Window) {
         let ours = get(&get(&e, "state"), "steadycart").is_truthy();
         if !ours {
             with_runtime(|rt| {
-                if let Some(t) = rt.exit.intent.back(page::now()) {
+                if let Some(t) = rt.exit.intent.back() {
                     rt.exit_intent(t);
                 }
             });
@@ -297,6 +297,7 @@ impl Runtime {
     fn show_survey(&mut self, trigger: Trigger) -> bool {
         match self.open_survey(trigger) {
             Ok(modal) => {
+                self.exit.intent.shown();
                 storage_set(false, SHOWN_KEY, "1");
                 storage_set(
                     true,
