@@ -176,7 +176,7 @@ async fn fallback_messages_and_crisis_switches() -> anyhow::Result<()> {
         serde_json::json!([
             "alert",
             "assertive",
-            "Dismiss this message",
+            "OK, dismiss this message",
             "button",
             "checkout"
         ]),
@@ -191,7 +191,7 @@ async fn fallback_messages_and_crisis_switches() -> anyhow::Result<()> {
                ? h.shadowRoot.activeElement.getAttribute('aria-label') : null;",
         )
         .await?;
-    assert_eq!(focused, "Dismiss this message");
+    assert_eq!(focused, "OK, dismiss this message");
     d.active_element().await?.send_keys(Key::Escape).await?;
     browser
         .wait_for(

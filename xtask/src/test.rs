@@ -21,6 +21,7 @@ pub struct TestArgs {
 
 pub fn run(args: TestArgs) -> anyhow::Result<()> {
     let (chromium, chromedriver) = tools::chromium()?;
+    let axe = tools::axe_core()?;
     dist::run()?;
     // The npm package, for the Vite app test (tests/npm-vite).
     npm::run()?;
@@ -42,6 +43,7 @@ pub fn run(args: TestArgs) -> anyhow::Result<()> {
             .env("STEADYCART_SNIPPET_DIR", dist::out_dir())
             .env("STEADYCART_CHROMIUM", chromium)
             .env("STEADYCART_CHROMEDRIVER", chromedriver)
+            .env("STEADYCART_AXE", axe)
             .env("STEADYCART_ARTIFACTS", artifacts)
             .current_dir(&root),
     )?;

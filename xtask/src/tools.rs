@@ -1,7 +1,7 @@
 //! Finding, and where allowed installing, the external tools the tasks need.
 //! Nothing here downloads binaries from outside the package registries:
 //! wasm-bindgen-cli comes from crates.io, wasm-opt from npm's `binaryen`
-//! (and esbuild from npm's `esbuild`),
+//! (and esbuild and axe-core from npm),
 //! Chromium from Debian.
 
 use std::{
@@ -153,6 +153,30 @@ pub fn esbuild() -> anyhow::Result<PathBuf> {
             .arg(format!("esbuild@{ESBUILD_VERSION}")))?;
     }
     Ok(bin)
+}
+
+/// axe-core, the accessibility rules engine the browser tests inject into
+/// pages (npm `axe-core`).
+pub const AXE_CORE_VERSION: &str = "4.14.1";
+
+/// `axe.min.js` of [`AXE_CORE_VERSION`], installed into the tools dir.
+pub fn axe_core() -> anyhow::Result<PathBuf> {
+    let prefix = tools_dir().join("axe");
+    let pkg = prefix.join("node_modules/axe-core");
+    let version_ok = std::fs::read_to_string(pkg.join("package.json"))
+        .is_ok_and(|p| p.contains(&format!("\"version\": \"{AXE_CORE_VERSION}\"")));
+    if !version_ok {
+        println!(
+            "xtask: installing axe-core (npm axe-core@{AXE_CORE_VERSION}) into {}",
+            prefix.display()
+        );
+        std::fs::create_dir_all(&prefix)?;
+        run(Command::new("npm")
+            .args(["install", "--no-audit", "--no-fund", "--prefix"])
+            .arg(&prefix)
+            .arg(format!("axe-core@{AXE_CORE_VERSION}")))?;
+    }
+    Ok(pkg.join("axe.min.js"))
 }
 
 fn is_root() -> bool {
