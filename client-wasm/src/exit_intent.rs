@@ -224,7 +224,11 @@ impl ExitIntent {
             return None;
         }
         self.trouble_at?;
-        Some((self.last_activity + self.config.idle_ms - now).max(0.0))
+        // Not before the dwell either: an idle spell shorter than the dwell
+        // would otherwise be re-checked at once, over and over.
+        let due =
+            (self.last_activity + self.config.idle_ms).max(self.started + self.config.min_dwell_ms);
+        Some((due - now).max(0.0))
     }
 
     /// Idle check: fires once the shopper was inactive for `idle_ms` after
@@ -390,5 +394,20 @@ mod tests {
         );
         off.trouble(1.0);
         assert_eq!(off.tick(1e9), None, "idle disabled");
+        let mut short = ExitIntent::new(
+            IntentConfig {
+                idle_ms: 1000.0,
+                ..IntentConfig::default()
+            },
+            0.0,
+        );
+        short.trouble(100.0);
+        assert_eq!(
+            short.idle_due_in(1200.0),
+            Some(1800.0),
+            "due after the dwell"
+        );
+        assert_eq!(short.tick(1200.0), None);
+        assert_eq!(short.tick(3000.0), Some(Trigger::Idle));
     }
 }
