@@ -5,6 +5,9 @@
 //!
 //! - an exit the policy refused (healthy session so far) does not use the
 //!   page up: after a failed checkout the next exit shows the survey;
+//!   exits while selecting text or right after typing in a field are
+//!   ignored; a click outside and the close button dismiss it
+//!   (`survey_dismissed` with reason and trouble context);
 //! - the cross-session cooldown (localStorage): shown in session 1; a new
 //!   session (new tab: fresh sessionStorage) within the cooldown gets none
 //!   — and does once the cooldown entry is gone, so it was the cooldown;
@@ -105,6 +108,21 @@ async fn exit_survey_rules() -> anyhow::Result<()> {
         "a healthy session gets no survey"
     );
     failed_checkout(&browser).await?;
+    // Not while the shopper selects text (button held), nor right after
+    // typing in a form field (autofill dropdowns fire such exits).
+    let ignored = browser
+        .eval(
+            "const leave = (extra) => { document.documentElement.dispatchEvent(new MouseEvent('mouseout', \
+               Object.assign({bubbles: true, clientX: 300, clientY: -2, relatedTarget: null}, extra))); \
+               return !!document.querySelector('steadycart-survey'); }; \
+             const selecting = leave({buttons: 1}); \
+             const i = document.createElement('input'); i.id = 'coupon'; document.querySelector('main').appendChild(i); \
+             i.focus(); i.dispatchEvent(new KeyboardEvent('keydown', {key: 'a', bubbles: true})); \
+             const typing = leave({}); i.blur(); \
+             return [selecting, typing];",
+        )
+        .await?;
+    assert_eq!(ignored, json!([false, false]), "selecting, autofill");
     assert!(
         browser.eval(LEAVE_TOP).await? == true,
         "the exit after the failed checkout shows the survey"
@@ -113,7 +131,22 @@ async fn exit_survey_rules() -> anyhow::Result<()> {
         .wait_for_event("survey_shown", T, |e| e["type"] == "survey_shown")
         .await?;
     assert_eq!(first["trigger"], "pointer_top");
-    close_survey(&browser).await?;
+    // A click on the backdrop (outside the dialog) dismisses it.
+    browser
+        .eval("document.querySelector('steadycart-survey').shadowRoot.querySelector('.bd').click(); return true;")
+        .await?;
+    browser
+        .wait_for(
+            "closed by a click outside",
+            T,
+            "return !document.querySelector('steadycart-survey')",
+        )
+        .await?;
+    let dismissed = stack
+        .wait_for_event("survey_dismissed", T, |e| e["type"] == "survey_dismissed")
+        .await?;
+    assert_eq!(dismissed["reason"], "backdrop");
+    assert_eq!(dismissed["trouble"]["roles"], json!(["checkout"]));
 
     // 2. Cooldown across sessions: one day, from the tag.
     let left = until_minus_now(&browser).await?;
@@ -225,6 +258,11 @@ async fn exit_survey_rules() -> anyhow::Result<()> {
         1
     );
     close_survey(&browser).await?;
+    stack
+        .wait_for_event("dismissed by the close button", T, |e| {
+            e["type"] == "survey_dismissed" && e["reason"] == "close"
+        })
+        .await?;
 
     // 4. The remote switch reaches the open page.
     let v = patch_config(&stack, json!({"max_age_s": 1, "survey": false})).await?;
