@@ -31,6 +31,10 @@ pub fn router() -> Router<StoreState> {
         .route("/api/payment", post(payment))
 }
 
+/// The currency of every price (ISO 4217), stated in cart responses so
+/// readers such as the Steadycart snippet need not guess.
+const CURRENCY: &str = "USD";
+
 /// Longest a `hang` fault holds a request (less if its rule ends sooner).
 const HANG_FOR: Duration = Duration::from_secs(120);
 
@@ -157,7 +161,7 @@ async fn get_cart(State(s): State<StoreState>, ext: Extensions) -> Response {
     if let Some(r) = fault(&s, Endpoint::Cart, &ext).await {
         return r;
     }
-    Json(json!({ "items": [], "total_cents": 0 })).into_response()
+    Json(json!({ "items": [], "total_cents": 0, "currency": CURRENCY })).into_response()
 }
 
 async fn save_cart(
@@ -169,7 +173,10 @@ async fn save_cart(
         return r;
     }
     match price_lines(&body.items) {
-        Ok((items, total)) => Json(json!({ "items": items, "total_cents": total })).into_response(),
+        Ok((items, total)) => {
+            Json(json!({ "items": items, "total_cents": total, "currency": CURRENCY }))
+                .into_response()
+        }
         Err(e) => e.into_response(),
     }
 }
@@ -192,7 +199,7 @@ async fn checkout(
     match price_lines(&body.items) {
         Ok((items, total)) => {
             let order_id = format!("A-{}", 1000 + rand::random::<u32>() % 9000);
-            Json(json!({ "order_id": order_id, "items": items, "total_cents": total }))
+            Json(json!({ "order_id": order_id, "items": items, "total_cents": total, "currency": CURRENCY }))
                 .into_response()
         }
         Err(e) => e.into_response(),

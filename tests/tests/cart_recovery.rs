@@ -41,7 +41,6 @@ async fn csv_rows(stack: &Stack) -> anyhow::Result<Vec<csv::StringRecord>> {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "written, not yet run in Chromium: run with --ignored"]
 async fn outage_survey_consent_then_recovery_email_and_export() -> anyhow::Result<()> {
     let (inbox, smtp_url) = SmtpInbox::start()?;
     let delay = Duration::from_secs(3);
@@ -82,18 +81,34 @@ async fn outage_survey_consent_then_recovery_email_and_export() -> anyhow::Resul
     browser
         .wait_for("snippet installed", Duration::from_secs(10), INSTALLED)
         .await?;
-    d.find(By::Css("[data-add]")).await?.click().await?;
+    // Two products: one once, one (whose name needs HTML escaping) twice.
+    let add = d.find_all(By::Css("[data-add]")).await?;
+    anyhow::ensure!(add.len() >= 3, "the store lists its products");
+    add[0].click().await?;
+    add[2].click().await?;
+    add[2].click().await?;
     let snapshot = stack
         .wait_for_event("cart snapshot", Duration::from_secs(15), |e| {
-            e["type"] == "cart_snapshot"
+            e["type"] == "cart_snapshot" && e["items"][1]["qty"] == 2
         })
         .await?;
-    let product = snapshot["items"][0]["name"]
-        .as_str()
-        .expect("the snapshot names the product")
-        .to_string();
-    assert_eq!(snapshot["items"][0]["qty"], 1, "{snapshot}");
-    assert!(snapshot["items"][0]["unit_price_minor"].as_i64().unwrap() > 0);
+    let items = snapshot["items"].as_array().expect("items").clone();
+    assert_eq!(items.len(), 2, "{snapshot}");
+    assert_eq!(items[0]["qty"], 1, "{snapshot}");
+    assert_eq!(snapshot["currency"], "USD", "{snapshot}");
+    // (name, qty, unit price in cents) as the store's cart response said.
+    let lines: Vec<(String, i64, i64)> = items
+        .iter()
+        .map(|i| {
+            (
+                i["name"].as_str().expect("named").to_string(),
+                i["qty"].as_i64().expect("qty"),
+                i["unit_price_minor"].as_i64().expect("priced"),
+            )
+        })
+        .collect();
+    assert!(lines.iter().all(|l| l.2 > 0), "{snapshot}");
+    let product = lines[0].0.clone();
 
     // Checkout fails; the shopper heads out and answers with consent.
     d.goto(&format!("{}/cart", stack.store_url)).await?;
@@ -168,16 +183,38 @@ async fn outage_survey_consent_then_recovery_email_and_export() -> anyhow::Resul
         .iter()
         .find(|p| p.ctype.mimetype == "text/plain")
         .expect("text part")
+        .get_body()?
+        .replace("\r\n", "\n");
+    let html = parsed
+        .subparts
+        .iter()
+        .find(|p| p.ctype.mimetype == "text/html")
+        .expect("HTML part")
         .get_body()?;
+    // The cart as the snippet read it from the store's cart response: items,
+    // quantities and prices, in both parts (HTML-escaped in the HTML one).
+    let money = |cents: i64| format!("{}.{:02} USD", cents / 100, cents % 100);
+    for (name, qty, unit) in &lines {
+        let line = format!("{qty} × {name} — {}", money(qty * unit));
+        assert!(plain.contains(&format!("- {line}\n")), "{line} in {plain}");
+        let escaped = line.replace('&', "&amp;").replace('"', "&quot;");
+        assert!(
+            html.contains(&format!("<li>{escaped}</li>")),
+            "{escaped} in {html}"
+        );
+    }
+    let total: i64 = lines.iter().map(|(_, q, u)| q * u).sum();
     assert!(
-        parsed
-            .subparts
-            .iter()
-            .any(|p| p.ctype.mimetype == "text/html"),
-        "HTML part"
+        plain.contains(&format!("Total: {}", money(total))),
+        "{plain}"
     );
-    assert!(plain.contains(&format!("1 × {product}")), "{plain}");
+    assert!(html.contains(&format!("Total: {}", money(total))), "{html}");
+    assert!(!html.contains("27\" 4K"), "unescaped quote in {html}");
     assert!(plain.contains("Voltline Electronics"), "{plain}");
+    assert!(
+        plain.contains(list.trim_matches(|c| c == '<' || c == '>')),
+        "visible unsubscribe link"
+    );
 
     // The recovery link opens the cart again.
     let prefix = format!("{}/cart?recover=", stack.store_url);
@@ -195,6 +232,11 @@ async fn outage_survey_consent_then_recovery_email_and_export() -> anyhow::Resul
         .json()
         .await?;
     assert_eq!(cart["items"][0]["name"], product.as_str(), "{cart}");
+    assert_eq!(cart["items"][1]["qty"], 2, "{cart}");
+    assert!(
+        html.contains(&format!("href=\"{prefix}{token}\"")),
+        "recovery link in {html}"
+    );
 
     // The contact is in the CSV export.
     let rows = csv_rows(&stack).await?;
@@ -202,7 +244,18 @@ async fn outage_survey_consent_then_recovery_email_and_export() -> anyhow::Resul
     assert_eq!(&rows[0][0], "ann@example.com");
     assert_eq!(&rows[0][2], "Subscribed");
     assert!(!rows[0][5].is_empty(), "cart value");
-    assert!(rows[0][7].contains(&product), "{:?}", &rows[0]);
+    assert_eq!(
+        &rows[0][5],
+        money(total).trim_end_matches(" USD"),
+        "cart value"
+    );
+    assert_eq!(&rows[0][6], "USD");
+    let items_cell = lines
+        .iter()
+        .map(|(name, qty, _)| format!("{qty} × {name}"))
+        .collect::<Vec<_>>()
+        .join("; ");
+    assert_eq!(&rows[0][7], items_cell.as_str(), "{:?}", &rows[0]);
     assert_eq!(&rows[0][9], "emailed");
 
     // One-click unsubscribe (what a mail client POSTs) removes it.

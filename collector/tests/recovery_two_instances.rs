@@ -1,0 +1,295 @@
+//! Two collector processes (the real binary) on one PostgreSQL database,
+//! both running the recovery mailer against one real SMTP server
+//! (mailin-embedded in the test process): every contact gets exactly one
+//! email, although both instances poll the outbox every few milliseconds
+//! while the emails fall due at the same moment.
+//!
+//! Each instance signs unsubscribe links with its own public URL, so the
+//! emails tell which instance sent them: the test also checks that both
+//! took part (otherwise it would prove nothing about the race).
+
+mod common;
+
+use std::{
+    collections::BTreeMap,
+    io,
+    net::IpAddr,
+    process::{Child, Command, Stdio},
+    sync::{Arc, Mutex},
+    time::{Duration, Instant},
+};
+
+use common::*;
+use mailin_embedded::{response, Handler, Response, Server, SslConfig};
+use mailparse::MailHeaderMap;
+use serde_json::{json, Value};
+use steadycart_collector::store::Db;
+
+/// Contacts (and so emails) in the race.
+const CONTACTS: usize = 40;
+
+/// One accepted message: (envelope recipients, data).
+type Mail = (Vec<String>, Vec<u8>);
+
+/// Every message the SMTP server accepted.
+#[derive(Clone, Default)]
+struct Inbox {
+    mails: Arc<Mutex<Vec<Mail>>>,
+    to: Vec<String>,
+    buf: Vec<u8>,
+}
+
+impl Handler for Inbox {
+    fn mail(&mut self, _ip: IpAddr, _domain: &str, _from: &str) -> Response {
+        self.to.clear();
+        response::OK
+    }
+    fn rcpt(&mut self, to: &str) -> Response {
+        self.to.push(to.to_string());
+        response::OK
+    }
+    fn data_start(&mut self, _d: &str, _f: &str, _eight_bit: bool, _to: &[String]) -> Response {
+        self.buf.clear();
+        response::OK
+    }
+    fn data(&mut self, buf: &[u8]) -> io::Result<()> {
+        self.buf.extend_from_slice(buf);
+        Ok(())
+    }
+    fn data_end(&mut self) -> Response {
+        let mail = (self.to.clone(), std::mem::take(&mut self.buf));
+        self.mails.lock().unwrap().push(mail);
+        response::OK
+    }
+}
+
+fn smtp_server() -> (Inbox, String) {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("smtp://{}", listener.local_addr().unwrap());
+    let inbox = Inbox::default();
+    let mut server = Server::new(inbox.clone());
+    server
+        .with_name("smtp.test")
+        .with_ssl(SslConfig::None)
+        .unwrap()
+        .with_num_threads(8)
+        .with_tcp_listener(listener);
+    std::thread::spawn(move || {
+        let _ = server.serve();
+    });
+    (inbox, url)
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Kills the child on drop, so a failing test leaves no process behind.
+struct Guard(Child);
+
+impl Drop for Guard {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+impl Guard {
+    /// SIGTERM, then wait for a clean exit (an email being sent finishes).
+    async fn terminate(mut self) {
+        let pid = self.0.id().to_string();
+        assert!(Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap()
+            .success());
+        let start = Instant::now();
+        loop {
+            if let Some(status) = self.0.try_wait().unwrap() {
+                assert!(status.success(), "collector exit: {status}");
+                return;
+            }
+            assert!(start.elapsed() < Duration::from_secs(20), "no exit");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+}
+
+/// A collector process whose unsubscribe links start with `public`.
+async fn collector(
+    db_url: &str,
+    smtp: &str,
+    public: &str,
+    data: &std::path::Path,
+) -> (Guard, String) {
+    let port = free_port();
+    let child = Command::new(env!("CARGO_BIN_EXE_collector"))
+        .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
+        .args(["--database-url", db_url, "--signals-disabled"])
+        .args(["--data-dir", &data.display().to_string()])
+        .args(["--smtp-url", smtp, "--recovery-public-url", public])
+        // Emails fall due together, a while after the last answer is in;
+        // both mailers poll every 10 ms.
+        .args(["--recovery-delay-ms", "1500", "--recovery-tick-ms", "10"])
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("collector binary");
+    let guard = Guard(child);
+    let url = format!("http://127.0.0.1:{port}");
+    let client = reqwest::Client::new();
+    for _ in 0..400 {
+        if let Ok(r) = client.get(format!("{url}/readyz")).send().await {
+            if r.status().is_success() {
+                return (guard, url);
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("collector did not become ready");
+}
+
+fn event(id: String, session: &str, body: Value) -> Value {
+    let mut e = json!({"id": id, "ts": now_ms(), "session": session, "page": "/checkout"});
+    e.as_object_mut()
+        .unwrap()
+        .extend(body.as_object().unwrap().clone());
+    e
+}
+
+/// Contact `i`'s session: a cart, a failed checkout, a consented answer.
+fn abandonment(i: usize) -> Vec<Value> {
+    let session = format!("s_two_instances_{i:04}");
+    vec![
+        event(
+            format!("{i:08x}{:024x}", 1),
+            &session,
+            json!({"type": "cart_snapshot", "currency": "USD",
+                   "items": [{"sku": "VL-HP-01", "name": "Aurora Headphones", "qty": 1, "unit_price_minor": 12900}]}),
+        ),
+        event(
+            format!("{i:08x}{:024x}", 2),
+            &session,
+            json!({"type": "call", "role": "checkout", "outcome": "http_error", "method": "POST",
+                   "url": "https://shop.example/api/checkout", "status": 503, "duration_ms": 40}),
+        ),
+        event(
+            format!("{i:08x}{:024x}", 3),
+            &session,
+            json!({"type": "survey_answered", "trigger": "pointer_top",
+                   "answer": {"choice": "broken", "email": format!("shopper{i}@example.com"),
+                              "consent": {"text": "Email me once it works", "version": "v1"}},
+                   "trouble": {"roles": ["checkout"], "endpoints": ["POST /api/checkout"],
+                               "last_outcome": "http_error", "last_status": 503}}),
+        ),
+    ]
+}
+
+async fn outbox_states(db: &Db) -> BTreeMap<String, i64> {
+    let Db::Postgres(pool) = db else {
+        unreachable!("this test runs on PostgreSQL")
+    };
+    let rows: Vec<(String, i64)> =
+        sqlx::query_as("SELECT status, COUNT(*) FROM recovery_outbox GROUP BY status")
+            .fetch_all(pool)
+            .await
+            .unwrap();
+    rows.into_iter().collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_collector_processes_on_postgres_send_each_email_once() {
+    let t = TestDb::postgres().await;
+    let site = add_site(&t.db, ORIGIN).await;
+    let (inbox, smtp) = smtp_server();
+    let data = tempfile::tempdir().unwrap();
+    let (a, a_url) = collector(&t.url, &smtp, "http://instance-a.test", data.path()).await;
+    let (b, b_url) = collector(&t.url, &smtp, "http://instance-b.test", data.path()).await;
+    let http = reqwest::Client::new();
+
+    let res = http
+        .put(format!(
+            "{a_url}/v1/admin/sites/{}/recovery/settings",
+            site.key
+        ))
+        .bearer_auth(&site.token)
+        .json(
+            &json!({"shop_name": "Voltline", "from": "Voltline <shop@shop.example>",
+                      "recovery_url": "https://shop.example/cart?recover={token}"}),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200, "{}", res.text().await.unwrap());
+
+    // Every abandonment in one batch: their emails are due at the same ms.
+    let events: Vec<Value> = (0..CONTACTS).flat_map(abandonment).collect();
+    let batch = json!({"v": 1, "sdk": "test", "sent_at": now_ms(), "events": events});
+    let res = http
+        .post(format!("{b_url}/v1/ingest?key={}", site.key))
+        .header("origin", ORIGIN)
+        .header("content-type", "application/json")
+        .body(batch.to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200, "{}", res.text().await.unwrap());
+
+    // Wait until no email is left queued, then stop both instances (each
+    // finishes what it is sending) before counting.
+    let start = Instant::now();
+    loop {
+        let states = outbox_states(&t.db).await;
+        let queued = states.get("queued").copied().unwrap_or(0);
+        if queued == 0 && states.values().sum::<i64>() == CONTACTS as i64 {
+            break;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "emails still queued after 60 s: {states:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    a.terminate().await;
+    b.terminate().await;
+
+    assert_eq!(
+        outbox_states(&t.db).await,
+        BTreeMap::from([("sent".to_string(), CONTACTS as i64)])
+    );
+    let mails = inbox.mails.lock().unwrap().clone();
+    let mut per_recipient: BTreeMap<String, usize> = BTreeMap::new();
+    let mut per_instance: BTreeMap<&str, usize> = BTreeMap::new();
+    for (to, data) in &mails {
+        assert_eq!(to.len(), 1, "{to:?}");
+        *per_recipient.entry(to[0].clone()).or_default() += 1;
+        let parsed = mailparse::parse_mail(data).unwrap();
+        let list = parsed
+            .get_headers()
+            .get_first_value("List-Unsubscribe")
+            .unwrap();
+        let instance = if list.starts_with("<http://instance-a.test/") {
+            "a"
+        } else if list.starts_with("<http://instance-b.test/") {
+            "b"
+        } else {
+            panic!("unexpected List-Unsubscribe {list}")
+        };
+        *per_instance.entry(instance).or_default() += 1;
+    }
+    let twice: Vec<_> = per_recipient.iter().filter(|(_, n)| **n > 1).collect();
+    assert!(twice.is_empty(), "sent more than once: {twice:?}");
+    assert_eq!(per_recipient.len(), CONTACTS, "{per_recipient:?}");
+    assert_eq!(mails.len(), CONTACTS);
+    assert!(
+        per_instance.len() == 2,
+        "both instances must have sent (else there was no race): {per_instance:?}"
+    );
+    eprintln!("emails per instance: {per_instance:?}");
+    t.cleanup().await;
+}
