@@ -545,3 +545,128 @@ both_backends!(
         assert_eq!(json_body(res).await["field"], "email");
     }
 );
+
+fn identify(id: &str, session: &str, email: &str, version: &str) -> Value {
+    event(
+        id,
+        session,
+        json!({"type": "identify", "email": email,
+               "consent": {"text": "Email me about my order", "version": version}}),
+    )
+}
+
+both_backends!(
+    identify_with_consent_makes_or_refreshes_a_contact,
+    |db: Db| async move {
+        let site = add_site(&db, ORIGIN).await;
+        let (app, _state, _writer) = test_app(db.clone());
+        // A survey answer first, then the app identifies the same address in
+        // a later session with a newer consent text: one contact, refreshed.
+        ingest(
+            &app,
+            &site.key,
+            vec![
+                failed_checkout("k1", "s_ident_first_01"),
+                answered("k2", "s_ident_first_01", Some("kim@example.com"), "x"),
+            ],
+        )
+        .await;
+        ingest(
+            &app,
+            &site.key,
+            vec![
+                cart("k3", "s_ident_second_1", "Lamp"),
+                identify("k4", "s_ident_second_1", "KIM@example.com", "app-4"),
+            ],
+        )
+        .await;
+        let page = export(&app, &site, "").await;
+        let contacts = page["contacts"].as_array().unwrap();
+        assert_eq!(contacts.len(), 1, "{page}");
+        let c = &contacts[0];
+        assert_eq!(c["email"], "KIM@example.com");
+        assert_eq!(c["consent_text"], "Email me about my order");
+        assert_eq!(c["consent_version"], "app-4");
+        assert_eq!(c["status"], "pending");
+        // The new session's cart; the old session's answer is not its reason.
+        assert_eq!(c["cart"]["items"][0]["name"], "Lamp", "{c}");
+        assert_eq!(c["reason"]["choice"], Value::Null, "{c}");
+        assert_eq!(outbox(&db, site.id).await.len(), 2);
+
+        // Identify without consent is refused: no contact, nothing stored.
+        let batch = json!({"v": 1, "sdk": "test", "sent_at": now_ms(), "events": [
+            event("k5", "s_ident_noconsent", json!({"type": "identify", "email": "lou@example.com"}))]});
+        let (status, _) = send(
+            &app,
+            ingest_req(
+                &site.key,
+                Some(ORIGIN),
+                "application/json",
+                batch.to_string(),
+            ),
+        )
+        .await;
+        assert_eq!(status, 400);
+        assert_eq!(
+            mentions(&db, "recovery_contacts", &["email"], "lou@").await,
+            0
+        );
+        assert_eq!(mentions(&db, "events", &["body"], "lou@").await, 0);
+
+        // An unsubscribed address stays out, identify or not.
+        let id = c["id"].as_i64().unwrap();
+        assert!(db
+            .recovery_unsubscribe(site.id, id, now_ms())
+            .await
+            .unwrap());
+        ingest(
+            &app,
+            &site.key,
+            vec![identify(
+                "k6",
+                "s_ident_third_01",
+                "kim@example.com",
+                "app-4",
+            )],
+        )
+        .await;
+        assert_eq!(export(&app, &site, "").await["contacts"], json!([]));
+
+        // Erasure also blanks the address inside stored identify events.
+        ingest(
+            &app,
+            &site.key,
+            vec![identify(
+                "k7",
+                "s_ident_erase_01",
+                "max@example.com",
+                "app-4",
+            )],
+        )
+        .await;
+        assert!(mentions(&db, "events", &["body"], "max@example.com").await > 0);
+        let req = Request::post(format!("/v1/admin/sites/{}/recovery/erase", site.key))
+            .header("authorization", format!("Bearer {}", site.token))
+            .body(Body::from(r#"{"email":"Max@example.com"}"#))
+            .unwrap();
+        let (status, res) = send(&app, req).await;
+        assert_eq!(status, 200);
+        assert_eq!(json_body(res).await["contacts"], 1);
+        for (table, cols) in [
+            ("events", &["body"][..]),
+            ("recovery_contacts", &["email", "email_norm"][..]),
+        ] {
+            assert_eq!(mentions(&db, table, cols, "max@").await, 0, "{table}");
+        }
+        // The events stay readable through the admin API.
+        let (status, _) = send(
+            &app,
+            admin_req(
+                &format!("/v1/admin/sites/{}/events", site.key),
+                Some(&site.token),
+            ),
+        )
+        .await;
+        assert_eq!(status, 200);
+    }
+);

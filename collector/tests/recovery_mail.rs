@@ -756,3 +756,245 @@ both_backends!(addresses_never_appear_in_logs, |db: Db| async move {
         assert!(!text.contains(needle), "{needle} in logs:\n{text}");
     }
 });
+
+async fn exec(db: &Db, sql: &str, site_id: i64) {
+    match db {
+        Db::Sqlite(p) => sqlx::query(sql).bind(site_id).execute(p).await.map(|_| ()),
+        Db::Postgres(p) => sqlx::query(sql).bind(site_id).execute(p).await.map(|_| ()),
+    }
+    .unwrap();
+}
+
+both_backends!(
+    waiting_for_resolution_holds_the_email_while_the_site_has_an_open_incident,
+    |db: Db| async move {
+        let (inbox, url) = Inbox::start();
+        let dir = tempfile::tempdir().unwrap();
+        let cfg = RecoveryConfig {
+            wait_for_resolution: true,
+            ..recovery_config(Some(url))
+        };
+        let site = add_site(&db, ORIGIN).await;
+        let other = add_site(&db, "https://other-shop.example").await;
+        let (app, _state, _writer) = app_with(&db, cfg.clone(), dir.path());
+        put_settings(&app, &site).await;
+        ingest(
+            &app,
+            &site.key,
+            abandoned("w", "s_wait_resolve_1", "wes@example.com"),
+        )
+        .await;
+        let open = "INSERT INTO incidents (site_id, series, status, since, opened_at, updated_at, \
+                    baseline, observed, peak_ratio, summary, details) \
+                    VALUES ($1, 'errors', 'open', 0, 0, 0, 0.01, 0.5, 50.0, 'checkout failing', '{}')";
+        // Another site's incident does not hold this site's email …
+        exec(&db, open, other.id).await;
+        // … its own does.
+        exec(&db, open, site.id).await;
+        let mailer = mailer_for(&db, &cfg, dir.path()).await;
+        let t0 = now_ms();
+        assert_eq!(mailer.deliver_due(t0).await.unwrap(), 0);
+        assert_eq!(mailer.deliver_due(t0 + 600_000).await.unwrap(), 0);
+        let rows = outbox(&db).await;
+        assert_eq!(rows[0].0, "queued", "{rows:?}");
+        assert_eq!(rows[0].1, 0, "waiting is not a failed attempt: {rows:?}");
+        assert!(
+            rows[0].2.as_deref().unwrap().contains("incident"),
+            "{rows:?}"
+        );
+        assert!(inbox.mails().is_empty());
+        // The incident resolves: the email goes out once.
+        exec(
+            &db,
+            "UPDATE incidents SET status = 'resolved', resolved_at = 1 WHERE site_id = $1",
+            site.id,
+        )
+        .await;
+        assert_eq!(mailer.deliver_due(now_ms() + 700_000).await.unwrap(), 1);
+        assert_eq!(mailer.deliver_due(now_ms() + 1_400_000).await.unwrap(), 0);
+        assert_eq!(inbox.mails().len(), 1);
+        assert_eq!(outbox(&db).await[0].0, "sent");
+    }
+);
+
+both_backends!(
+    without_waiting_an_open_incident_does_not_hold_the_email,
+    |db: Db| async move {
+        let (inbox, url) = Inbox::start();
+        let dir = tempfile::tempdir().unwrap();
+        let cfg = recovery_config(Some(url));
+        assert!(!cfg.wait_for_resolution, "the default sends regardless");
+        let site = add_site(&db, ORIGIN).await;
+        let (app, _state, _writer) = app_with(&db, cfg.clone(), dir.path());
+        put_settings(&app, &site).await;
+        ingest(
+            &app,
+            &site.key,
+            abandoned("x", "s_no_wait_1_sess", "xia@example.com"),
+        )
+        .await;
+        exec(
+            &db,
+            "INSERT INTO incidents (site_id, series, status, since, opened_at, updated_at, \
+             baseline, observed, peak_ratio, summary, details) \
+             VALUES ($1, 'errors', 'open', 0, 0, 0, 0.01, 0.5, 50.0, 'checkout failing', '{}')",
+            site.id,
+        )
+        .await;
+        let mailer = mailer_for(&db, &cfg, dir.path()).await;
+        assert_eq!(mailer.deliver_due(now_ms()).await.unwrap(), 1);
+        assert_eq!(inbox.mails().len(), 1);
+    }
+);
+
+fn identify(id: &str, session: &str, email: &str) -> Value {
+    event(
+        id,
+        session,
+        json!({"type": "identify", "email": email,
+               "consent": {"text": "Email me about my order", "version": "app-3"}}),
+    )
+}
+
+fn failed_call(id: &str, session: &str) -> Value {
+    event(
+        id,
+        session,
+        json!({"type": "call", "role": "payment", "outcome": "network_error", "method": "POST",
+               "url": "https://shop.example/api/payment", "duration_ms": 40}),
+    )
+}
+
+both_backends!(
+    an_identified_shopper_is_emailed_only_after_trouble_in_the_session,
+    |db: Db| async move {
+        let (inbox, url) = Inbox::start();
+        let dir = tempfile::tempdir().unwrap();
+        let cfg = RecoveryConfig {
+            delay: Duration::from_secs(60),
+            ..recovery_config(Some(url))
+        };
+        let site = add_site(&db, ORIGIN).await;
+        let (app, _state, _writer) = app_with(&db, cfg.clone(), dir.path());
+        put_settings(&app, &site).await;
+        // Ann's app identifies her (with consent) before anything goes wrong;
+        // so does Bo's, whose session then ends without trouble; Cy's
+        // payment fails but Cy completes later.
+        ingest(
+            &app,
+            &site.key,
+            vec![
+                identify("i1", "s_identify_ann_1", "Ann@example.com"),
+                identify("i2", "s_identify_bo_11", "bo@example.com"),
+                identify("i3", "s_identify_cy_11", "cy@example.com"),
+            ],
+        )
+        .await;
+        assert_eq!(contact_status(&app, &site).await.len(), 3);
+        let mailer = mailer_for(&db, &cfg, dir.path()).await;
+        // Later (a real gap, so "delay after the trouble" differs from
+        // "delay after the identify"), Ann's and Cy's payments fail; Cy
+        // completes checkout.
+        tokio::time::sleep(Duration::from_millis(1500)).await;
+        ingest(
+            &app,
+            &site.key,
+            vec![
+                failed_call("i4", "s_identify_ann_1"),
+                failed_call("i5", "s_identify_cy_11"),
+                event(
+                    "i6",
+                    "s_identify_cy_11",
+                    json!({"type": "checkout_completed"}),
+                ),
+            ],
+        )
+        .await;
+        let t1 = now_ms();
+        // Due after the identify, but not yet `delay` after Ann's trouble;
+        // Bo's session is still open and has had no trouble.
+        assert_eq!(mailer.deliver_due(t1 + 59_000).await.unwrap(), 0);
+        let rows = outbox(&db).await;
+        let states: Vec<(&str, i64, Option<&str>)> = rows
+            .iter()
+            .map(|r| (r.0.as_str(), r.1, r.2.as_deref()))
+            .collect();
+        assert_eq!(
+            states,
+            vec![
+                ("queued", 0, Some("waiting for the delay after the trouble")),
+                ("queued", 0, Some("no trouble in the session yet")),
+                ("cancelled", 0, Some("checkout completed")),
+            ]
+        );
+        // Then once; Bo's session has ended without trouble by then.
+        assert_eq!(
+            mailer.deliver_due(t1 + 31 * 60_000 + 62_000).await.unwrap(),
+            1
+        );
+        assert_eq!(
+            mailer.deliver_due(t1 + 40 * 60_000).await.unwrap(),
+            0,
+            "nothing more"
+        );
+        let mails = inbox.mails();
+        assert_eq!(mails.len(), 1);
+        assert_eq!(mails[0].to, vec!["Ann@example.com"]);
+        let rows = outbox(&db).await;
+        let states: Vec<(&str, Option<&str>)> = rows
+            .iter()
+            .map(|r| (r.0.as_str(), r.2.as_deref()))
+            .collect();
+        assert_eq!(
+            states,
+            vec![
+                ("sent", None),
+                ("cancelled", Some("no trouble in the session")),
+                ("cancelled", Some("checkout completed")),
+            ]
+        );
+    }
+);
+
+both_backends!(
+    a_survey_answer_after_an_identify_is_due_after_the_answer,
+    |db: Db| async move {
+        let (inbox, url) = Inbox::start();
+        let dir = tempfile::tempdir().unwrap();
+        let cfg = RecoveryConfig {
+            delay: Duration::from_secs(600),
+            ..recovery_config(Some(url))
+        };
+        let site = add_site(&db, ORIGIN).await;
+        let (app, _state, _writer) = app_with(&db, cfg.clone(), dir.path());
+        put_settings(&app, &site).await;
+        ingest(
+            &app,
+            &site.key,
+            vec![identify("j1", "s_identify_dee_1", "dee@example.com")],
+        )
+        .await;
+        let mut later = abandoned("j", "s_identify_dee_1", "dee@example.com");
+        later.remove(0);
+        ingest(&app, &site.key, later).await;
+        let mailer = mailer_for(&db, &cfg, dir.path()).await;
+        assert_eq!(mailer.deliver_due(now_ms() + 601_000).await.unwrap(), 1);
+        assert_eq!(outbox(&db).await.len(), 1, "one email for the session");
+        assert_eq!(inbox.mails().len(), 1);
+        // The contact keeps what the survey said.
+        let (_, res) = send(
+            &app,
+            admin_req(
+                &format!("/v1/admin/sites/{}/recovery/contacts", site.key),
+                Some(&site.token),
+            ),
+        )
+        .await;
+        let page = json_body(res).await;
+        assert_eq!(page["contacts"][0]["reason"]["choice"], "broken", "{page}");
+        assert_eq!(
+            page["contacts"][0]["consent_text"],
+            "Email me once it works"
+        );
+    }
+);

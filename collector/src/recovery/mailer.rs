@@ -8,7 +8,10 @@
 //! A row is due `delay` after the answer. Before sending, the mailer
 //! re-checks what may have changed: the session completed checkout, the
 //! address unsubscribed, the contact got an email within `period`, or
-//! (with `wait_for_resolution`) the site still has an open incident.
+//! (with `wait_for_resolution`) the site still has an open incident. An
+//! email queued by `Steadycart.identify` (consent given before anything
+//! went wrong) waits for trouble in its session and goes out `delay` after
+//! it; a session that ended without trouble cancels it.
 //! Temporary SMTP failures (connection refused, 4xx) are retried with
 //! exponential backoff up to `max_attempts`; permanent rejections (5xx)
 //! are recorded on the row (`failed`) and the contact (`bounced`), never
@@ -39,6 +42,14 @@ use crate::store::{on_pool, Db, StoreError};
 
 /// Rows claimed per round.
 const CLAIM: i64 = 10;
+
+/// A session with no event for this long is over (the snippet starts a new
+/// one after 30 minutes without activity).
+const SESSION_IDLE_MS: i64 = 30 * 60_000;
+
+/// How often an identify email whose session has had no trouble yet looks
+/// again (at most; never more often than the mailer ticks).
+const TROUBLE_RECHECK: Duration = Duration::from_secs(300);
 
 /// Why the mailer could not be set up.
 #[derive(Debug, thiserror::Error)]
@@ -114,6 +125,8 @@ struct Claimed {
     contact_id: i64,
     session_id: String,
     attempts: i64,
+    /// `survey` or `identify` (see migration 0011).
+    source: String,
 }
 
 /// Sends due recovery emails.
@@ -187,7 +200,7 @@ impl Mailer {
         let sql = format!(
             "UPDATE recovery_outbox SET claimed_until = $2, attempts = attempts + 1 WHERE id IN \
              (SELECT o.id FROM recovery_outbox o WHERE {DUE} ORDER BY o.id LIMIT $3{lock}) \
-             RETURNING id, site_id, contact_id, session_id, attempts"
+             RETURNING id, site_id, contact_id, session_id, attempts, source"
         );
         let hold = (self.cfg.smtp_timeout * 2).as_millis() as i64 + 30_000;
         let due_before = now - self.cfg.delay.as_millis() as i64;
@@ -198,6 +211,7 @@ impl Mailer {
                 contact_id: r.try_get("contact_id")?,
                 session_id: r.try_get("session_id")?,
                 attempts: r.try_get("attempts")?,
+                source: r.try_get("source")?,
             })).collect::<Result<Vec<_>, sqlx::Error>>()?);
         rows.sort_by_key(|c| c.id);
         Ok(rows)
@@ -212,17 +226,21 @@ impl Mailer {
                 return Ok(sent);
             }
             for c in batch {
-                let outcome = self.attempt(&c).await?;
+                let outcome = self.attempt(&c, now).await?;
                 if matches!(outcome, Outcome::Sent(_)) {
                     sent += 1;
                 }
-                self.record(&c, outcome).await?;
+                self.record(&c, outcome, now).await?;
             }
         }
     }
 
-    async fn record(&self, c: &Claimed, outcome: Outcome) -> Result<(), StoreError> {
+    /// Store what became of `c`. A retry or postponement is due after the
+    /// caller's clock `at` (never before the real clock), so one
+    /// [`Mailer::deliver_due`] round never claims the same row twice.
+    async fn record(&self, c: &Claimed, outcome: Outcome, at: i64) -> Result<(), StoreError> {
         let now = crate::now_ms();
+        let later = |d: Duration| now.max(at) + d.as_millis() as i64;
         let db = &self.db;
         match outcome {
             Outcome::Sent(mid) => {
@@ -241,7 +259,7 @@ impl Mailer {
                 let wait = self.cfg.backoff(c.attempts as u32);
                 tracing::warn!(outbox = c.id, attempts = c.attempts, error = %error, "recovery email not sent; will retry");
                 on_pool!(db, pool => { sqlx::query("UPDATE recovery_outbox SET next_attempt_at = $2, claimed_until = 0, last_error = $3 WHERE id = $1")
-                    .bind(c.id).bind(now + wait.as_millis() as i64).bind(&error).execute(pool).await?; });
+                    .bind(c.id).bind(later(wait)).bind(&error).execute(pool).await?; });
             }
             Outcome::Retry(error) | Outcome::Reject(error) => {
                 tracing::error!(outbox = c.id, attempts = c.attempts, error = %error, "recovery email given up");
@@ -262,13 +280,29 @@ impl Mailer {
             Outcome::Postpone(after, why) => {
                 // Not a failed attempt: give the attempt back.
                 on_pool!(db, pool => { sqlx::query("UPDATE recovery_outbox SET next_attempt_at = $2, claimed_until = 0, attempts = attempts - 1, last_error = $3 WHERE id = $1")
-                    .bind(c.id).bind(now + after.as_millis() as i64).bind(why).execute(pool).await?; });
+                    .bind(c.id).bind(later(after)).bind(why).execute(pool).await?; });
             }
         }
         Ok(())
     }
 
-    async fn attempt(&self, c: &Claimed) -> Result<Outcome, StoreError> {
+    /// When the session of an identify email first ran into trouble:
+    /// `Ok(t)`, or `Err(still_open)` when it has not (yet).
+    async fn session_trouble(&self, c: &Claimed, at: i64) -> Result<Result<i64, bool>, StoreError> {
+        let [t1, t2, t3, t4] = crate::store::recovery::TROUBLE_LIKE;
+        let (first_trouble, last_seen): (Option<i64>, Option<i64>) = on_pool!(&self.db, pool => sqlx::query_as(
+            "SELECT MIN(CASE WHEN kind = 'call' AND (body LIKE $3 OR body LIKE $4 OR body LIKE $5 OR body LIKE $6) \
+             THEN received_at END), MAX(received_at) FROM events WHERE site_id = $1 AND session_id = $2")
+            .bind(c.site_id).bind(&c.session_id).bind(t1).bind(t2).bind(t3).bind(t4)
+            .fetch_one(pool).await?);
+        Ok(match first_trouble {
+            Some(t) => Ok(t),
+            None => Err(last_seen.is_some_and(|l| at - l < SESSION_IDLE_MS)),
+        })
+    }
+
+    /// Try to send claimed row `c`; `at` is the caller's clock.
+    async fn attempt(&self, c: &Claimed, at: i64) -> Result<Outcome, StoreError> {
         let now = crate::now_ms();
         let db = &self.db;
         let contact = on_pool!(db, pool => sqlx::query("SELECT c.email, c.trouble_at, c.last_emailed_at, s.name AS site_name, \
@@ -298,6 +332,30 @@ impl Mailer {
         }
         if db.recovery_is_suppressed(c.site_id, &email).await? {
             return Ok(Outcome::Cancel("unsubscribed"));
+        }
+        // An identify gave consent up front: email only a session that ran
+        // into trouble, `delay` after the trouble.
+        let mut trouble_at = trouble_at;
+        if c.source == "identify" {
+            match self.session_trouble(c, at).await? {
+                Ok(t) => {
+                    let due = t + self.cfg.delay.as_millis() as i64;
+                    if due > at {
+                        return Ok(Outcome::Postpone(
+                            Duration::from_millis((due - at) as u64),
+                            "waiting for the delay after the trouble",
+                        ));
+                    }
+                    trouble_at = t;
+                }
+                Err(true) => {
+                    return Ok(Outcome::Postpone(
+                        TROUBLE_RECHECK.min(self.cfg.delay).max(self.cfg.tick),
+                        "no trouble in the session yet",
+                    ))
+                }
+                Err(false) => return Ok(Outcome::Cancel("no trouble in the session")),
+            }
         }
         if last_emailed_at.is_some_and(|t| now - t < self.cfg.period.as_millis() as i64) {
             return Ok(Outcome::Cancel("already emailed within the period"));

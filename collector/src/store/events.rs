@@ -63,7 +63,10 @@ impl Db {
                     .collect();
                 inserted += new.len() as u64;
                 for r in chunk {
-                    let relevant = matches!(r.kind, "survey_answered" | "cart_snapshot" | "checkout_completed");
+                    let relevant = matches!(
+                        r.kind,
+                        "survey_answered" | "cart_snapshot" | "checkout_completed" | "identify"
+                    );
                     if !relevant || !new.contains(&(r.site_id, r.event_id.clone())) {
                         continue;
                     }

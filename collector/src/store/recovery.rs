@@ -8,6 +8,9 @@
 //! - `survey_answered` with a consented email upserts the site's contact
 //!   for that address (unless it unsubscribed) and queues one recovery
 //!   email per (contact, session) — unless the session already completed;
+//! - `identify` (`Steadycart.identify(email, consent)`) upserts the contact
+//!   the same way, refreshing its consent, and queues an email for the
+//!   session that the mailer sends only if the session ran into trouble;
 //! - `checkout_completed` marks the contacts of that session, or of any
 //!   address given in that session, `recovered` and cancels their queued
 //!   emails.
@@ -148,9 +151,14 @@ macro_rules! recovery_effects {
                                 "id",
                             )?;
                             if !completed {
+                                // An identify may have queued this session's email
+                                // already: the answer makes it an abandonment, due
+                                // `delay` after the answer.
                                 sqlx::query(
                                     "INSERT INTO recovery_outbox (site_id, contact_id, session_id, created_at, next_attempt_at) \
-                                     VALUES ($1, $2, $3, $4, $4) ON CONFLICT (contact_id, session_id) DO NOTHING",
+                                     VALUES ($1, $2, $3, $4, $4) ON CONFLICT (contact_id, session_id) DO UPDATE SET \
+                                     source = 'survey', created_at = excluded.created_at, next_attempt_at = excluded.next_attempt_at \
+                                     WHERE recovery_outbox.status = 'queued' AND recovery_outbox.source = 'identify'",
                                 )
                                 .bind(row.site_id)
                                 .bind(contact_id)
@@ -159,6 +167,83 @@ macro_rules! recovery_effects {
                                 .execute(&mut *$tx)
                                 .await?;
                             }
+                        }
+                    }
+                }
+            }
+            "identify" => {
+                if let Ok(steadycart_protocol::Event {
+                    body: steadycart_protocol::EventBody::Identify { email, consent },
+                    ..
+                }) = serde_json::from_str::<steadycart_protocol::Event>(&row.body)
+                {
+                    let norm = $crate::store::recovery::normalise_email(&email);
+                    let suppressed = sqlx::query(
+                        "SELECT 1 AS x FROM recovery_suppressions WHERE site_id = $1 AND email_hash = $2",
+                    )
+                    .bind(row.site_id)
+                    .bind($crate::store::recovery::email_hash(&norm))
+                    .fetch_optional(&mut *$tx)
+                    .await?
+                    .is_some();
+                    if !suppressed {
+                        let completed = sqlx::query(
+                            "SELECT 1 AS x FROM events WHERE site_id = $1 AND session_id = $2 AND kind = 'checkout_completed' LIMIT 1",
+                        )
+                        .bind(row.site_id)
+                        .bind(&row.session_id)
+                        .fetch_optional(&mut *$tx)
+                        .await?
+                        .is_some();
+                        let status = if completed { "recovered" } else { "pending" };
+                        // The consent is refreshed; a new session replaces the
+                        // context of the old one (what its survey answer and
+                        // trouble said), the same session keeps it.
+                        let contact_id: i64 = sqlx::Row::try_get(
+                            &sqlx::query(
+                                "INSERT INTO recovery_contacts (site_id, email, email_norm, session_id, answer_event_id, \
+                                 consent_text, consent_version, consented_at, trouble_at, first_seen, updated_at, status) \
+                                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8, $8, $8, $9) \
+                                 ON CONFLICT (site_id, email_norm) DO UPDATE SET email = excluded.email, \
+                                 consent_text = excluded.consent_text, consent_version = excluded.consent_version, \
+                                 consented_at = excluded.consented_at, updated_at = excluded.updated_at, \
+                                 choice = CASE WHEN recovery_contacts.session_id = excluded.session_id THEN recovery_contacts.choice END, \
+                                 free_text = CASE WHEN recovery_contacts.session_id = excluded.session_id THEN recovery_contacts.free_text END, \
+                                 trouble_roles = CASE WHEN recovery_contacts.session_id = excluded.session_id THEN recovery_contacts.trouble_roles ELSE '' END, \
+                                 trouble_endpoints = CASE WHEN recovery_contacts.session_id = excluded.session_id THEN recovery_contacts.trouble_endpoints ELSE '[]' END, \
+                                 last_status = CASE WHEN recovery_contacts.session_id = excluded.session_id THEN recovery_contacts.last_status END, \
+                                 trouble_at = CASE WHEN recovery_contacts.session_id = excluded.session_id THEN recovery_contacts.trouble_at ELSE excluded.trouble_at END, \
+                                 answer_event_id = CASE WHEN recovery_contacts.session_id = excluded.session_id THEN recovery_contacts.answer_event_id ELSE excluded.answer_event_id END, \
+                                 status = CASE WHEN recovery_contacts.session_id = excluded.session_id THEN recovery_contacts.status ELSE excluded.status END, \
+                                 session_id = excluded.session_id \
+                                 RETURNING id",
+                            )
+                            .bind(row.site_id)
+                            .bind(&email)
+                            .bind(&norm)
+                            .bind(&row.session_id)
+                            .bind(&row.event_id)
+                            .bind(&consent.text)
+                            .bind(&consent.version)
+                            .bind(row.received_at)
+                            .bind(status)
+                            .fetch_one(&mut *$tx)
+                            .await?,
+                            "id",
+                        )?;
+                        if !completed {
+                            // Sent only if the session runs into trouble (the
+                            // mailer checks when it is due).
+                            sqlx::query(
+                                "INSERT INTO recovery_outbox (site_id, contact_id, session_id, created_at, next_attempt_at, source) \
+                                 VALUES ($1, $2, $3, $4, $4, 'identify') ON CONFLICT (contact_id, session_id) DO NOTHING",
+                            )
+                            .bind(row.site_id)
+                            .bind(contact_id)
+                            .bind(&row.session_id)
+                            .bind(row.received_at)
+                            .execute(&mut *$tx)
+                            .await?;
                         }
                     }
                 }
@@ -304,7 +389,7 @@ pub struct Erased {
     pub contacts: u64,
     /// Survey answers whose email (and consent) was cleared.
     pub answers: u64,
-    /// Stored `survey_answered` events whose email was removed.
+    /// Stored `survey_answered` and `identify` events whose email was removed.
     pub events: u64,
     /// Recovery emails deleted (queued or sent).
     pub mails: u64,
@@ -317,6 +402,17 @@ fn strip_email(body: &str) -> Option<String> {
     let mut v: serde_json::Value = serde_json::from_str(body).ok()?;
     let answer = v.get_mut("answer")?.as_object_mut()?;
     answer.remove("email")?;
+    serde_json::to_string(&v).ok()
+}
+
+/// An `identify` event body with its email blanked, if it is `norm`'s.
+fn blank_identify_email(body: &str, norm: &str) -> Option<String> {
+    let mut v: serde_json::Value = serde_json::from_str(body).ok()?;
+    let email = v.get_mut("email")?;
+    if normalise_email(email.as_str()?) != norm {
+        return None;
+    }
+    *email = serde_json::Value::String(String::new());
     serde_json::to_string(&v).ok()
 }
 
@@ -376,7 +472,7 @@ impl Db {
 
     /// Erase every trace of `email` on a site: its contact and queued or
     /// sent recovery emails, the email (and consent) on its survey answers
-    /// and inside the stored `survey_answered` events. An unsubscribe stays
+    /// and inside the stored `survey_answered` and `identify` events. An unsubscribe stays
     /// in force (the suppression list holds only a hash).
     pub async fn recovery_erase(&self, site_id: i64, email: &str) -> Result<Erased, StoreError> {
         let norm = normalise_email(email);
@@ -408,6 +504,19 @@ impl Db {
                             .bind(seq).bind(clean).execute(&mut *tx).await?;
                         out.events += 1;
                     }
+                }
+            }
+            // `identify` events carry the address too; it is blanked (the
+            // event stays readable, the field is required).
+            let candidates = sqlx::query("SELECT seq, body FROM events WHERE site_id = $1 AND kind = 'identify' AND lower(body) LIKE $2")
+                .bind(site_id).bind(format!("%{norm}%")).fetch_all(&mut *tx).await?;
+            for row in candidates {
+                let seq: i64 = row.try_get("seq")?;
+                let body: String = row.try_get("body")?;
+                if let Some(clean) = blank_identify_email(&body, &norm) {
+                    sqlx::query("UPDATE events SET body = $2 WHERE seq = $1")
+                        .bind(seq).bind(clean).execute(&mut *tx).await?;
+                    out.events += 1;
                 }
             }
             tx.commit().await?;
@@ -523,6 +632,15 @@ mod tests {
         assert!(!clean.contains("ann@example.com"));
         assert!(clean.contains("broken"));
         assert_eq!(strip_email(r#"{"answer":{"choice":"x"}}"#), None);
+    }
+
+    #[test]
+    fn erasure_blanks_the_email_of_an_identify_event() {
+        let body = r#"{"id":"x","type":"identify","email":"Ann@Example.com","consent":{"text":"t","version":"v"}}"#;
+        let clean = blank_identify_email(body, "ann@example.com").unwrap();
+        assert!(!clean.to_lowercase().contains("ann@"), "{clean}");
+        assert!(clean.contains(r#""email":"""#), "{clean}");
+        assert_eq!(blank_identify_email(body, "bob@example.com"), None);
     }
 
     #[test]
