@@ -670,3 +670,70 @@ both_backends!(
         assert_eq!(status, 200);
     }
 );
+
+/// A consented answer without a choice, so `text` leads the Reason cell.
+fn answered_text_only(id: &str, session: &str, email: &str, text: &str) -> Value {
+    event(
+        id,
+        session,
+        json!({"type": "survey_answered", "trigger": "pointer_top",
+               "answer": {"text": text, "email": email,
+                          "consent": {"text": CONSENT, "version": "2026-11"}}}),
+    )
+}
+
+both_backends!(
+    csv_cells_led_by_tab_cr_minus_and_html_round_trip_neutralised,
+    |db: Db| async move {
+        let site = add_site(&db, ORIGIN).await;
+        let (app, _state, _writer) = test_app(db.clone());
+        let html_name = "<img src=x onerror=alert(1)> \"Lamp\", 2";
+        let texts = [
+            "\t=cmd|' /C calc'!A0",
+            "\r=HYPERLINK(\"http://evil.example\")",
+            "-2+3",
+            "+1",
+            "@SUM(A1)",
+            "=1+1",
+            "<b>bold</b>, \"quoted\"\r\nnext line",
+        ];
+        let mut events = vec![cart("m0", "s_csv_lead_00_sess", html_name)];
+        for (i, text) in texts.iter().enumerate() {
+            events.push(answered_text_only(
+                &format!("m{}", i + 1),
+                &format!("s_csv_lead_{i:02}_sess"),
+                &format!("lead{i}@example.com"),
+                text,
+            ));
+        }
+        ingest(&app, &site.key, events).await;
+        let (text, _) = csv_page(&app, &site, "").await;
+        let mut reader = csv::ReaderBuilder::new().from_reader(text.as_bytes());
+        let rows: Vec<csv::StringRecord> = reader.records().map(Result::unwrap).collect();
+        assert_eq!(rows.len(), texts.len(), "{text}");
+        for (row, original) in rows.iter().zip(texts) {
+            let reason = &row[8];
+            // A formula lead gets a leading ', everything else is verbatim.
+            let expected = match original.as_bytes()[0] {
+                b'=' | b'+' | b'-' | b'@' | b'\t' | b'\r' => format!("'{original}"),
+                _ => original.to_string(),
+            };
+            assert_eq!(reason, expected, "{text}");
+            for cell in row.iter() {
+                assert!(
+                    !matches!(
+                        cell.as_bytes().first(),
+                        Some(b'=' | b'+' | b'-' | b'@' | b'\t' | b'\r')
+                    ),
+                    "formula cell {cell:?}"
+                );
+            }
+        }
+        // The HTML, quotes and comma of a product name survive as text (names
+        // may not contain control characters: the ingest refuses them).
+        assert_eq!(
+            &rows[0][7],
+            format!("2 × {html_name}; 1 × VL-CB-02").as_str()
+        );
+    }
+);
