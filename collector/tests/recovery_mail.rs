@@ -998,3 +998,67 @@ both_backends!(
         );
     }
 );
+
+both_backends!(
+    the_email_follows_the_shoppers_language_when_the_site_has_it,
+    |db: Db| async move {
+        let (inbox, url) = Inbox::start();
+        let dir = tempfile::tempdir().unwrap();
+        let cfg = recovery_config(Some(url));
+        let site = add_site(&db, ORIGIN).await;
+        let (app, _state, _writer) = app_with(&db, cfg.clone(), dir.path());
+        put_settings(&app, &site).await; // the site's language: English
+        for (prefix, session, email, accept) in [
+            (
+                "la",
+                "s_lang_german_01",
+                "de@example.com",
+                Some("de-AT,de;q=0.9,en;q=0.5"),
+            ),
+            (
+                "lb",
+                "s_lang_french_01",
+                "fr@example.com",
+                Some("fr-FR,fr;q=0.9"),
+            ),
+            ("lc", "s_lang_absent_01", "xx@example.com", None),
+        ] {
+            let batch = json!({"v": 1, "sdk": "test", "sent_at": now_ms(),
+                               "events": abandoned(prefix, session, email)});
+            let mut req = ingest_req(&site.key, Some(ORIGIN), "text/plain", batch.to_string());
+            if let Some(a) = accept {
+                req.headers_mut()
+                    .insert("accept-language", a.parse().unwrap());
+            }
+            let (status, res) = send(&app, req).await;
+            assert_eq!(status, 200, "{}", json_body(res).await);
+        }
+        let mailer = mailer_for(&db, &cfg, dir.path()).await;
+        assert_eq!(mailer.deliver_due(now_ms()).await.unwrap(), 3);
+        let mut by_recipient = std::collections::BTreeMap::new();
+        for m in inbox.mails() {
+            let parsed = mailparse::parse_mail(&m.data).unwrap();
+            let subject = parsed.get_headers().get_first_value("Subject").unwrap();
+            let plain = parsed
+                .subparts
+                .iter()
+                .find(|p| p.ctype.mimetype == "text/plain")
+                .unwrap()
+                .get_body()
+                .unwrap();
+            by_recipient.insert(m.to[0].clone(), (subject, plain));
+        }
+        let (subject, plain) = &by_recipient["de@example.com"];
+        assert!(
+            subject.starts_with("Ihr Warenkorb bei Voltline"),
+            "{subject}"
+        );
+        assert!(plain.contains("Summe: 317,00 USD"), "{plain}");
+        // No French emails: the site's language. No header: the same.
+        for who in ["fr@example.com", "xx@example.com"] {
+            let (subject, plain) = &by_recipient[who];
+            assert!(subject.starts_with("Your cart at Voltline"), "{subject}");
+            assert!(plain.contains("Total: 317.00 USD"), "{plain}");
+        }
+    }
+);

@@ -192,6 +192,23 @@ async fn accept(
         .first()
         .filter(|_| valid.dropped_by_client > 0)
         .map(|first| first.event_id.clone());
+    // The shopper's language, for a recovery email (sessions that answered
+    // the survey or were identified).
+    let language = headers
+        .get(axum::http::header::ACCEPT_LANGUAGE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(crate::recovery::template::preferred_language);
+    let mut language_sessions: Vec<String> = match &language {
+        Some(_) => valid
+            .rows
+            .iter()
+            .filter(|r| matches!(r.kind, "survey_answered" | "identify"))
+            .map(|r| r.session_id.clone())
+            .collect(),
+        None => Vec::new(),
+    };
+    language_sessions.sort();
+    language_sessions.dedup();
     let mut kinds: Vec<(&'static str, u64)> = Vec::new();
     for row in &valid.rows {
         match kinds.iter_mut().find(|(k, _)| *k == row.kind) {
@@ -214,6 +231,18 @@ async fn accept(
         .metrics
         .events_duplicate
         .inc_by(u64::from(valid.duplicates));
+    if let Some(language) = &language {
+        for session in &language_sessions {
+            // Best effort: without it the email is in the site's language.
+            if let Err(e) = state
+                .db
+                .record_session_locale(site.id, session, language, received_at)
+                .await
+            {
+                tracing::warn!(error = %e, "recording a session's language failed");
+            }
+        }
+    }
     if let Some(batch_key) = drop_report {
         // After the events are committed: a failure here answers 5xx, the
         // snippet resends, and the batch key makes the report count once.

@@ -11,7 +11,9 @@
 //! (with `wait_for_resolution`) the site still has an open incident. An
 //! email queued by `Steadycart.identify` (consent given before anything
 //! went wrong) waits for trouble in its session and goes out `delay` after
-//! it; a session that ended without trouble cancels it.
+//! it; a session that ended without trouble cancels it. The email is in the
+//! shopper's language (recorded per session at ingest from
+//! `Accept-Language`) when the site has emails in it, else the site's.
 //! Temporary SMTP failures (connection refused, 4xx) are retried with
 //! exponential backoff up to `max_attempts`; permanent rejections (5xx)
 //! are recorded on the row (`failed`) and the contact (`bounced`), never
@@ -35,7 +37,7 @@ use super::{
     config::RecoveryConfig,
     headers::{list_unsubscribe, message_id, LIST_UNSUBSCRIBE_POST},
     settings::SiteSettings,
-    template::{CartLine, EmailContext},
+    template::{CartLine, EmailContext, Locale},
     token::{Claims, Purpose, TokenSigner},
 };
 use crate::store::{on_pool, Db, StoreError};
@@ -414,7 +416,16 @@ impl Mailer {
             unsubscribe_url: unsubscribe_url.clone(),
             postal_address: settings.postal_address.clone(),
         };
-        let mail = settings.template().render(&ctx, settings.locale());
+        // The shopper's language when it was recorded and we have emails
+        // in it; the site's otherwise.
+        let shopper = on_pool!(db, pool => sqlx::query("SELECT locale FROM session_locales WHERE site_id = $1 AND session_id = $2")
+            .bind(c.site_id).bind(&c.session_id).fetch_optional(pool).await?
+            .map(|r| r.try_get::<String, _>("locale")).transpose()?);
+        let locale = shopper
+            .as_deref()
+            .and_then(Locale::supported)
+            .unwrap_or_else(|| settings.locale());
+        let mail = settings.template_for(locale).render(&ctx, locale);
         let mid = message_id(c.site_id, c.id, &settings.from);
         let message = match build_message(&settings, &email, &mail, &mid, &unsubscribe_url) {
             Ok(m) => m,

@@ -127,7 +127,12 @@ impl SiteSettings {
 
     /// The template for the site's language.
     pub fn template(&self) -> Template {
-        let locale = self.locale();
+        self.template_for(self.locale())
+    }
+
+    /// The site's template for `locale` (the built-in one if the site has
+    /// none for it).
+    pub fn template_for(&self, locale: Locale) -> Template {
         let key = match locale {
             Locale::En => "en",
             Locale::De => "de",

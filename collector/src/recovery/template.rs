@@ -34,13 +34,35 @@ pub enum Locale {
 impl Locale {
     /// The locale for a BCP 47 tag such as `de-AT`; English otherwise.
     pub fn from_tag(tag: &str) -> Self {
+        Self::supported(tag).unwrap_or(Locale::En)
+    }
+
+    /// The locale for a BCP 47 tag, if it is one we have emails for.
+    pub fn supported(tag: &str) -> Option<Self> {
         let primary = tag.split(['-', '_']).next().unwrap_or("");
         if primary.eq_ignore_ascii_case("de") {
-            Locale::De
+            Some(Locale::De)
+        } else if primary.eq_ignore_ascii_case("en") {
+            Some(Locale::En)
         } else {
-            Locale::En
+            None
         }
     }
+}
+
+/// The most preferred language tag of an `Accept-Language` header value
+/// (browsers list them in order of preference): 1-35 characters of
+/// `[A-Za-z0-9-]`, `*` skipped; `None` when there is none.
+pub fn preferred_language(header: &str) -> Option<String> {
+    header
+        .split(',')
+        .map(|part| part.split(';').next().unwrap_or("").trim())
+        .find(|tag| {
+            !tag.is_empty()
+                && tag.len() <= 35
+                && tag.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+        })
+        .map(String::from)
 }
 
 /// One line of the cart snapshot.
@@ -369,6 +391,20 @@ mod tests {
         assert!(mail
             .html
             .contains("href=\"https://c.example/v1/unsubscribe/u.1.2.0.ab\""));
+    }
+
+    #[test]
+    fn preferred_language_is_the_first_usable_tag() {
+        assert_eq!(
+            preferred_language("de-AT,de;q=0.9,en;q=0.8").as_deref(),
+            Some("de-AT")
+        );
+        assert_eq!(preferred_language(" *;q=0.5, fr ").as_deref(), Some("fr"));
+        assert_eq!(preferred_language("<script>,"), None);
+        assert_eq!(preferred_language(""), None);
+        assert_eq!(Locale::supported("fr-FR"), None);
+        assert_eq!(Locale::supported("EN-gb"), Some(Locale::En));
+        assert_eq!(Locale::supported("de"), Some(Locale::De));
     }
 
     #[test]

@@ -599,6 +599,23 @@ impl Db {
         Ok(secret.into_bytes())
     }
 
+    /// Record the shopper's language for a session (from the ingest
+    /// request that carried its survey answer or identify).
+    pub async fn record_session_locale(
+        &self,
+        site_id: i64,
+        session_id: &str,
+        locale: &str,
+        now: i64,
+    ) -> Result<(), StoreError> {
+        on_pool!(self, pool => {
+            sqlx::query("INSERT INTO session_locales (site_id, session_id, locale, updated_at) VALUES ($1, $2, $3, $4) \
+                         ON CONFLICT (site_id, session_id) DO UPDATE SET locale = excluded.locale, updated_at = excluded.updated_at")
+                .bind(site_id).bind(session_id).bind(locale).bind(now).execute(pool).await?;
+        });
+        Ok(())
+    }
+
     /// Delete contacts not changed for `older_than_ms` (with their emails)
     /// and cart snapshots of the same age. Returns contacts deleted.
     pub async fn recovery_prune(&self, now: i64, older_than_ms: i64) -> Result<u64, StoreError> {
@@ -607,6 +624,8 @@ impl Db {
             let n = sqlx::query("DELETE FROM recovery_contacts WHERE updated_at < $1")
                 .bind(cutoff).execute(pool).await?.rows_affected();
             sqlx::query("DELETE FROM session_carts WHERE updated_at < $1")
+                .bind(cutoff).execute(pool).await?;
+            sqlx::query("DELETE FROM session_locales WHERE updated_at < $1")
                 .bind(cutoff).execute(pool).await?;
             n
         }))
