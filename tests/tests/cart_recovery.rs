@@ -5,7 +5,9 @@
 //! with an email and consent; the outage ends; after the (seconds-scale)
 //! delay the recovery email arrives at the SMTP server with the cart, an
 //! unsubscribe header and a recovery link that verifies; the contact is in
-//! the CSV export; one-click unsubscribe removes it.
+//! the CSV export; one-click unsubscribe removes it. A second test: the
+//! shop's app calls `Steadycart.identify(email, consent)`, checkout then
+//! fails (no survey), and the identified shopper gets the email.
 
 use std::time::{Duration, Instant};
 
@@ -40,10 +42,10 @@ async fn csv_rows(stack: &Stack) -> anyhow::Result<Vec<csv::StringRecord>> {
     Ok(reader.records().collect::<Result<_, _>>()?)
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn outage_survey_consent_then_recovery_email_and_export() -> anyhow::Result<()> {
+/// A stack whose recovery emails go to a fresh SMTP server `delay` after
+/// the abandonment, with the demo store's recovery settings.
+async fn recovery_stack(delay: Duration) -> anyhow::Result<(Stack, SmtpInbox)> {
     let (inbox, smtp_url) = SmtpInbox::start()?;
-    let delay = Duration::from_secs(3);
     let stack = Stack::start_with(|c| {
         c.recovery.smtp_url = Some(smtp_url.clone());
         c.recovery.delay = delay;
@@ -65,7 +67,26 @@ async fn outage_survey_consent_then_recovery_email_and_export() -> anyhow::Resul
         .send()
         .await?;
     anyhow::ensure!(res.status() == 200, "settings: {}", res.text().await?);
+    Ok((stack, inbox))
+}
 
+/// Wait (bounded) for the first email, then a little for any duplicate.
+async fn first_mails(inbox: &SmtpInbox) -> anyhow::Result<Vec<steadycart_tests::smtp::Received>> {
+    let start = Instant::now();
+    while inbox.mails().is_empty() {
+        anyhow::ensure!(
+            start.elapsed() < Duration::from_secs(60),
+            "no recovery email within 60 s"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    Ok(inbox.mails())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn outage_survey_consent_then_recovery_email_and_export() -> anyhow::Result<()> {
+    let (stack, inbox) = recovery_stack(Duration::from_secs(3)).await?;
     let browser = Browser::start().await?;
     let d = &browser.driver;
     stack
@@ -156,16 +177,7 @@ async fn outage_survey_consent_then_recovery_email_and_export() -> anyhow::Resul
     stack.set_fault("checkout", json!({"mode": "none"})).await?;
 
     // After the delay, the email arrives at the SMTP server.
-    let start = Instant::now();
-    while inbox.mails().is_empty() {
-        anyhow::ensure!(
-            start.elapsed() < Duration::from_secs(60),
-            "no recovery email within 60 s"
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-    tokio::time::sleep(Duration::from_secs(1)).await;
-    let mails = inbox.mails();
+    let mails = first_mails(&inbox).await?;
     assert_eq!(mails.len(), 1, "one email");
     assert_eq!(mails[0].to, vec!["ann@example.com"]);
     let parsed = mailparse::parse_mail(&mails[0].data)?;
@@ -269,6 +281,83 @@ async fn outage_survey_consent_then_recovery_email_and_export() -> anyhow::Resul
         .await?;
     assert_eq!(res.status(), 200);
     assert!(csv_rows(&stack).await?.is_empty());
+
+    browser.quit().await;
+    stack.stop().await;
+    Ok(())
+}
+
+/// `Steadycart.identify(email, consent)` from the shop's own code, then a
+/// failing checkout and no survey: the identified shopper gets the email
+/// once the delay after the trouble is over, and is in the export with the
+/// consent the app recorded.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn identified_shopper_is_emailed_after_checkout_fails() -> anyhow::Result<()> {
+    let (stack, inbox) = recovery_stack(Duration::from_secs(2)).await?;
+    let browser = Browser::start().await?;
+    let d = &browser.driver;
+    d.goto(&stack.store_url).await?;
+    browser
+        .eval("localStorage.clear(); sessionStorage.clear(); return true;")
+        .await?;
+    d.goto(&stack.store_url).await?;
+    browser
+        .wait_for("snippet installed", Duration::from_secs(10), INSTALLED)
+        .await?;
+    d.find(By::Css("[data-add]")).await?.click().await?;
+    let snapshot = stack
+        .wait_for_event("cart snapshot", Duration::from_secs(15), |e| {
+            e["type"] == "cart_snapshot"
+        })
+        .await?;
+    let product = snapshot["items"][0]["name"]
+        .as_str()
+        .expect("named")
+        .to_string();
+    browser
+        .eval(
+            "Steadycart.identify('bo@example.com', \
+             {text: 'Email me about my order', version: 'app-1'}); return true;",
+        )
+        .await?;
+    stack
+        .wait_for_event("identify", Duration::from_secs(10), |e| {
+            e["type"] == "identify"
+        })
+        .await?;
+    // Nothing has gone wrong yet; the email waits for trouble (a session
+    // that ends without any is covered in collector/tests/recovery_mail.rs).
+    stack
+        .set_fault("checkout", json!({"mode": "error", "status": 503}))
+        .await?;
+    d.goto(&format!("{}/cart", stack.store_url)).await?;
+    browser
+        .wait_for("snippet installed", Duration::from_secs(10), INSTALLED)
+        .await?;
+    d.find(By::Id("checkout")).await?.click().await?;
+    stack
+        .wait_for_event("failed checkout", Duration::from_secs(15), |e| {
+            e["type"] == "call" && e["role"] == "checkout" && e["status"] == 503
+        })
+        .await?;
+    stack.set_fault("checkout", json!({"mode": "none"})).await?;
+
+    let mails = first_mails(&inbox).await?;
+    assert_eq!(mails.len(), 1, "one email");
+    assert_eq!(mails[0].to, vec!["bo@example.com"]);
+    let parsed = mailparse::parse_mail(&mails[0].data)?;
+    let plain = parsed
+        .subparts
+        .iter()
+        .find(|p| p.ctype.mimetype == "text/plain")
+        .expect("text part")
+        .get_body()?;
+    assert!(plain.contains(&format!("1 × {product}")), "{plain}");
+    let rows = csv_rows(&stack).await?;
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    assert_eq!(&rows[0][0], "bo@example.com");
+    assert_eq!(&rows[0][4], "app-1", "the consent version the app recorded");
+    assert_eq!(&rows[0][9], "emailed");
 
     browser.quit().await;
     stack.stop().await;
