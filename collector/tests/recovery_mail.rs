@@ -5,7 +5,9 @@
 //! delay and a completed checkout; SMTP down then back (sent once); a
 //! permanent rejection recorded and not retried; racing instances sending
 //! each email once; `.eml` files without SMTP and their erasure; one-click
-//! unsubscribe; and logs that never contain an address.
+//! unsubscribe; logs that never contain an address; wait-for-resolution;
+//! identified shoppers emailed only after trouble; the shopper's language;
+//! at most one email per contact per period.
 //!
 //! Time is an input: the tests call `Mailer::deliver_due(now)` with the
 //! clock they need instead of sleeping.
@@ -1060,5 +1062,43 @@ both_backends!(
             assert!(subject.starts_with("Your cart at Voltline"), "{subject}");
             assert!(plain.contains("Total: 317.00 USD"), "{plain}");
         }
+    }
+);
+
+both_backends!(
+    at_most_one_email_per_contact_within_the_period,
+    |db: Db| async move {
+        let (inbox, url) = Inbox::start();
+        let dir = tempfile::tempdir().unwrap();
+        let cfg = RecoveryConfig {
+            period: Duration::from_secs(24 * 3600),
+            ..recovery_config(Some(url))
+        };
+        let site = add_site(&db, ORIGIN).await;
+        let (app, _state, _writer) = app_with(&db, cfg.clone(), dir.path());
+        put_settings(&app, &site).await;
+        ingest(
+            &app,
+            &site.key,
+            abandoned("pa", "s_period_first_1", "pat@example.com"),
+        )
+        .await;
+        let mailer = mailer_for(&db, &cfg, dir.path()).await;
+        assert_eq!(mailer.deliver_due(now_ms()).await.unwrap(), 1);
+        // The same address abandons another session within the period.
+        ingest(
+            &app,
+            &site.key,
+            abandoned("pb", "s_period_again_1", "PAT@example.com"),
+        )
+        .await;
+        assert_eq!(mailer.deliver_due(now_ms()).await.unwrap(), 0);
+        let rows = outbox(&db).await;
+        assert_eq!(rows.len(), 2, "{rows:?}");
+        assert_eq!(
+            (rows[1].0.as_str(), rows[1].2.as_deref()),
+            ("cancelled", Some("already emailed within the period"))
+        );
+        assert_eq!(inbox.mails().len(), 1);
     }
 );
