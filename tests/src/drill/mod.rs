@@ -214,6 +214,7 @@ pub async fn run(o: &DrillOptions) -> anyhow::Result<DrillOutcome> {
         shoppers: o.shoppers,
         seed: o.seed,
         store_url: stack.store_url.clone(),
+        refresh_prices: o.scenario == Scenario::PriceLag,
     })
     .await?;
     say(o.progress, clock, &format!("{} shoppers ready", o.shoppers));
@@ -424,7 +425,7 @@ pub async fn run(o: &DrillOptions) -> anyhow::Result<DrillOutcome> {
         let d = crowd.driver();
         if let Some(report) = &o.report {
             let abs = std::fs::canonicalize(report)?;
-            d.set_window_rect(0, 0, 1040, 900).await?;
+            d.set_window_rect(0, 0, 1040, 1180).await?;
             d.goto(&format!("file://{}", abs.display())).await?;
             let path = dir.join("drill-report.png");
             d.screenshot(&path).await?;

@@ -90,14 +90,27 @@ pub fn render(t: &Timeline, points: &[Point]) -> String {
     }
     for i in 0..=6 {
         let ms = from + (to - from) * i / 6;
+        let anchor = match i {
+            0 => "start",
+            6 => "end",
+            _ => "middle",
+        };
         let _ = write!(
             svg,
-            r#"<text class="axis" x="{:.1}" y="{:.1}" text-anchor="middle">{}</text>"#,
+            r#"<text class="axis" x="{:.1}" y="{:.1}" text-anchor="{anchor}">{}</text>"#,
             x(ms),
             H - BOTTOM + 16.0,
             offset(ms - from)
         );
     }
+    // A bucket's value belongs to its whole span: draw it at the middle, so
+    // a rise starts where the outage does, not a bucket early.
+    let half = points
+        .windows(2)
+        .map(|w| w[1].t - w[0].t)
+        .find(|d| *d > 0)
+        .unwrap_or(0)
+        / 2;
     // Series.
     for (name, class, get) in [
         (
@@ -118,8 +131,8 @@ pub fn render(t: &Timeline, points: &[Point]) -> String {
     ] {
         let d: Vec<String> = points
             .iter()
-            .filter(|p| p.t >= from && p.t <= to)
-            .map(|p| format!("{:.1},{:.1}", x(p.t), y(get(p).min(top))))
+            .filter(|p| p.t + half >= from && p.t + half <= to)
+            .map(|p| format!("{:.1},{:.1}", x(p.t + half), y(get(p).min(top))))
             .collect();
         if !d.is_empty() {
             let _ = write!(

@@ -11,7 +11,13 @@ pub enum Scenario {
     /// `POST /api/checkout` answers 503 to every call.
     CheckoutOutage,
     /// `GET /api/price/*` answers after 3.5 s (the snippet calls a price
-    /// call stalled after 2 s).
+    /// call stalled after 2 s). Shoppers press "Refresh prices" on the
+    /// list ([`super::shoppers::CrowdOptions::refresh_prices`]); the store opts its price GETs
+    /// in to stale-if-error, but a kept copy lives in the shopper's session
+    /// and every synthetic visit is a new session, so the stalled refresh
+    /// has no copy to fall back on: the shopper sees the price-delayed
+    /// message and waits. Checkout keeps working, so nobody is asked why
+    /// they left and no recovery email goes out.
     PriceLag,
     /// `POST /api/payment` never answers while the outage lasts.
     PaymentTimeouts,

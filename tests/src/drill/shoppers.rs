@@ -123,6 +123,11 @@ pub struct CrowdOptions {
     pub seed: u64,
     /// Demo store base URL.
     pub store_url: String,
+    /// On the product list, press "Refresh prices" and wait for the new
+    /// prices before going on: the store's own price calls at page load
+    /// start before the snippet has loaded, so a lagging price API shows
+    /// only in calls made after that.
+    pub refresh_prices: bool,
 }
 
 /// Concurrent shoppers sharing one chromedriver.
@@ -181,6 +186,7 @@ impl Crowd {
             let driver = driver.clone();
             let stop = stop.clone();
             let store = self.options.store_url.clone();
+            let refresh = self.options.refresh_prices;
             let seed = self.options.seed ^ (i as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15);
             set.spawn(async move {
                 let mut rng = StdRng::seed_from_u64(seed);
@@ -198,7 +204,7 @@ impl Crowd {
                         saw_survey: false,
                         email: None,
                     };
-                    if let Err(e) = walk(&driver, &store, &plan, i, n, &mut visit).await {
+                    if let Err(e) = walk(&driver, &store, &plan, refresh, i, n, &mut visit).await {
                         eprintln!("shopper {i}: visit {n}: {e:#}");
                         visit.outcome = VisitOutcome::Broken;
                         tokio::time::sleep(Duration::from_millis(500)).await;
@@ -256,10 +262,17 @@ async fn think(plan: &VisitPlan) {
 }
 
 /// Walk one visit.
+///
+/// With `refresh_prices`, the shopper presses the list's "Refresh prices"
+/// and waits until every price call has answered: the store's own price
+/// calls at page load start before the snippet has loaded (it starts
+/// watching once its WebAssembly is ready), so a lagging price API shows
+/// only in calls made after that.
 async fn walk(
     d: &WebDriver,
     store: &str,
     plan: &VisitPlan,
+    refresh_prices: bool,
     shopper: usize,
     n: u32,
     visit: &mut Visit,
@@ -276,6 +289,21 @@ async fn walk(
     d.goto(store).await?;
     wait(d, Duration::from_secs(10), INSTALLED).await?;
     think(plan).await;
+    if refresh_prices {
+        let t0 = eval(d, "return performance.now()").await?;
+        d.find(By::Id("refresh-prices")).await?.click().await?;
+        wait(
+            d,
+            Duration::from_secs(8),
+            &format!(
+                "const n = document.querySelectorAll('[data-live-price]').length; \
+                 return performance.getEntriesByType('resource') \
+                   .filter(e => e.name.includes('/api/price/') && e.startTime >= {t0}).length >= n;"
+            ),
+        )
+        .await?;
+        think(plan).await;
+    }
     for sku in &skus {
         if plan.product_page {
             d.goto(&format!("{store}/product/{sku}")).await?;
