@@ -83,6 +83,12 @@ pub struct IngestConfig {
     pub site_rate_per_sec: u32,
     /// Requests one site may receive in a burst. Default 4000.
     pub site_burst: u32,
+    /// How long ingest reuses a site (key → id and allowed origins) read
+    /// from the database before reading it again. Default 2 s: a change to a
+    /// site's origins takes effect on ingest within this time; `0s` reads
+    /// the database on every request. See [`crate::ingest::site_cache`].
+    #[serde(with = "file::duration")]
+    pub site_cache_ttl: Duration,
 }
 
 impl Default for IngestConfig {
@@ -98,6 +104,7 @@ impl Default for IngestConfig {
             ip_burst: 100,
             site_rate_per_sec: 2000,
             site_burst: 4000,
+            site_cache_ttl: Duration::from_secs(2),
         }
     }
 }

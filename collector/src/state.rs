@@ -6,6 +6,7 @@ use crate::{
     config::Config,
     ingest::{
         rate_limit::RateLimits,
+        site_cache::SiteCache,
         writer::{self, IngestQueue, WriterTask},
     },
     metrics::Metrics,
@@ -27,6 +28,8 @@ pub struct Inner {
     pub ingest: IngestQueue,
     /// Per-IP and per-site token buckets of the ingest route.
     pub limits: RateLimits,
+    /// Sites by public key for the ingest path, kept `[ingest] site_cache_ttl`.
+    pub sites: SiteCache,
     /// Process-wide Prometheus metrics.
     pub metrics: Arc<Metrics>,
 }
@@ -43,12 +46,14 @@ impl AppState {
             metrics.clone(),
         );
         let limits = RateLimits::new(&config.ingest);
+        let sites = SiteCache::new(config.ingest.site_cache_ttl);
         (
             AppState(Arc::new(Inner {
                 db,
                 config,
                 ingest,
                 limits,
+                sites,
                 metrics,
             })),
             task,

@@ -9,6 +9,8 @@
 //! the query string so `navigator.sendBeacon` (which cannot set headers) works;
 //! bodies may be `application/json` or CORS-simple `text/plain`.
 
+use std::{sync::Arc, time::Instant};
+
 use axum::{
     body::{to_bytes, Body},
     extract::{Query, State},
@@ -50,7 +52,9 @@ pub fn request_origin(headers: &HeaderMap) -> Option<String> {
     Some(url.origin().ascii_serialization())
 }
 
-async fn site_for(state: &AppState, query: &KeyQuery) -> Result<Site, ApiError> {
+/// The site of `?key=`, from [`crate::ingest::site_cache`] when it was read
+/// less than `[ingest] site_cache_ttl` ago, else from the database.
+async fn site_for(state: &AppState, query: &KeyQuery) -> Result<Arc<Site>, ApiError> {
     let key = query
         .key
         .as_deref()
@@ -58,11 +62,19 @@ async fn site_for(state: &AppState, query: &KeyQuery) -> Result<Site, ApiError> 
     if !keys::is_plausible_site_key(key) {
         return Err(ApiError::Unauthorized("unknown site key"));
     }
-    state
-        .db
-        .site_by_key(key)
-        .await?
-        .ok_or(ApiError::Unauthorized("unknown site key"))
+    if let Some(site) = state.sites.get(key, Instant::now()) {
+        return Ok(site);
+    }
+    let read_at = Instant::now();
+    let site = Arc::new(
+        state
+            .db
+            .site_by_key(key)
+            .await?
+            .ok_or(ApiError::Unauthorized("unknown site key"))?,
+    );
+    state.sites.put(site.clone(), read_at);
+    Ok(site)
 }
 
 /// Check the origin against the site. `Ok(Some(origin))` for an allowed
