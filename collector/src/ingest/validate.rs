@@ -56,7 +56,9 @@ pub fn parse(body: &[u8]) -> Result<Batch, FieldError> {
         let path = e.path().to_string();
         let message = e.into_inner().to_string();
         match path.as_str() {
-            "." | "?" => {
+            // `""`: an unknown key named "" (found by the `ingest` fuzz
+            // target) would otherwise name no field at all.
+            "." | "?" | "" => {
                 let field = missing_field(&message).unwrap_or("body").to_string();
                 FieldError::new(field, message)
             }
@@ -267,6 +269,16 @@ pub fn validate(
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn a_key_named_nothing_still_names_a_field() {
+        // Fuzzer input (fuzz/corpus/ingest/empty_key.json).
+        let e = parse(br#"{"":sk17":s9":sku0000orpus","se"#).err().unwrap();
+        assert!(!e.field.is_empty(), "{e:?}");
+        let e = parse(br#"{"":1}"#).err().unwrap();
+        assert!(!e.field.is_empty(), "{e:?}");
+    }
+
     use super::*;
 
     const NOW: i64 = 1_764_333_600_000;
