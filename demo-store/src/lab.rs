@@ -3,7 +3,8 @@
 //! scripts only from the store and the collector, plus
 //! `'wasm-unsafe-eval'`), and under CSS that tries to hide or cover
 //! everything (`* { display: none !important }`, a full-screen overlay at the
-//! largest `z-index`). The snippet's messages must still show on both.
+//! largest `z-index`, our hosts targeted by name). The snippet's messages
+//! and its exit survey must still show on both.
 //!
 //! - `GET /lab/strict-csp`
 //! - `GET /lab/hostile-css` (+ `/assets/hostile.css`)
@@ -20,7 +21,7 @@ use crate::{pages::embed_tag, StoreState};
 
 const HOSTILE_CSS: &str = "* { display: none !important; }
 .overlay { display: block !important; position: fixed; inset: 0; z-index: 2147483647; background: #222; }
-steadycart-messages { display: none !important; visibility: hidden !important; opacity: 0 !important; }";
+steadycart-messages, steadycart-survey { display: none !important; visibility: hidden !important; opacity: 0 !important; }";
 
 /// Routes of this module.
 pub fn router() -> Router<StoreState> {

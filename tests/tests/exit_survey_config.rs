@@ -10,10 +10,16 @@
 //! - `data-survey="never"`: no survey, not even from `showSurvey()`;
 //! - under a strict CSP and under hostile page CSS (`* { display: none
 //!   !important }`, a full-screen overlay) the survey still renders with its
-//!   own styles and is the topmost thing at its centre. (On the hostile
-//!   page this holds because the checkout message, shown first, puts the
-//!   page's hidden `<html>`/`<body>` back; the survey is not in the top
-//!   layer itself.)
+//!   own styles and is the topmost thing at its centre;
+//! - on the hostile page with no message shown first (`showSurvey()`), the
+//!   survey is a modal `<dialog>` in the browser's top layer, visible and
+//!   answered by keyboard alone; it waits while the page's own modal dialog
+//!   is open; it is above a page popover opened before it, shows itself
+//!   again above one opened while it is up (focus kept), and a fallback
+//!   message appearing meanwhile stays beneath it until it closes. The top
+//!   layer's order is read from the browser over CDP
+//!   (`DOM.getTopLayerElements`): hit testing cannot tell, it skips what a
+//!   modal makes inert.
 //!
 //! The page's visibility is switched by overriding `document.visibilityState`
 //! and dispatching `visibilitychange` (headless Chromium keeps a lone tab
@@ -22,7 +28,10 @@
 mod survey_support;
 
 use serde_json::{json, Value};
-use steadycart_tests::{Browser, Stack, StackOptions};
+use steadycart_tests::{
+    thirtyfour::{extensions::cdp::ChromeDevTools, Key},
+    Browser, Stack, StackOptions,
+};
 use survey_support::*;
 
 const TITLE: &str = "<script>window.__pwned=1</script><b>Leaving already?</b>";
@@ -217,6 +226,204 @@ async fn exit_survey_site_options_and_triggers() -> anyhow::Result<()> {
     );
     assert_eq!(browser.eval("return Steadycart.showSurvey()").await?, false);
     assert_eq!(shown_count(&stack).await?, 0);
+    browser.quit().await;
+    stack.stop().await;
+    Ok(())
+}
+
+/// The focused element inside the open survey: its id, class, or
+/// `name:value` for a radio.
+const ACTIVE: &str = "const h = document.querySelector('steadycart-survey'); \
+    const a = h && h.shadowRoot.activeElement; \
+    return a ? (a.id || a.className || (a.name + ':' + a.value)) : null;";
+
+/// The open survey as the shopper sees it: a modal `<dialog>`, styled by
+/// its own sheet, large enough, its host displayed.
+const SEEN: &str = "const h = document.querySelector('steadycart-survey'); \
+    const dlg = h.shadowRoot.querySelector('dialog'); const r = dlg.getBoundingClientRect(); \
+    return [dlg.matches(':modal'), r.width > 200 && r.height > 200, \
+            getComputedStyle(dlg).borderTopLeftRadius, getComputedStyle(h).display];";
+
+/// A full-viewport popover of the page's own (`popover=manual`, shown at
+/// once), styled inline above the page's `* { display: none }`.
+fn page_popover(id: &str) -> String {
+    format!(
+        "const p = document.createElement('div'); p.id = '{id}'; p.popover = 'manual'; \
+         p.textContent = 'The shop says hello'; \
+         for (const [k, v] of [['display', 'block'], ['position', 'fixed'], ['inset', '0'], \
+              ['margin', '0'], ['width', 'auto'], ['height', 'auto'], ['background', '#b00']]) \
+           p.style.setProperty(k, v, 'important'); \
+         document.body.append(p); p.showPopover(); return p.matches(':popover-open');"
+    )
+}
+
+/// The browser's top layer, bottom to top, as `tag` or `tag#id`
+/// (backdrops left out).
+async fn top_layer(cdp: &ChromeDevTools) -> anyhow::Result<Vec<String>> {
+    cdp.execute_cdp_with_params("DOM.getDocument", json!({"depth": -1, "pierce": true}))
+        .await?;
+    let ids = cdp.execute_cdp("DOM.getTopLayerElements").await?;
+    let mut layer = Vec::new();
+    for id in ids["nodeIds"].as_array().cloned().unwrap_or_default() {
+        let n = cdp
+            .execute_cdp_with_params("DOM.describeNode", json!({"nodeId": id}))
+            .await?;
+        let attrs: Vec<&str> = n["node"]["attributes"]
+            .as_array()
+            .map(|a| a.iter().filter_map(Value::as_str).collect())
+            .unwrap_or_default();
+        let tag = n["node"]["localName"].as_str().unwrap_or_default();
+        if tag.starts_with("::") {
+            continue; // each one's ::backdrop
+        }
+        match attrs.chunks(2).find(|kv| kv[0] == "id") {
+            Some(kv) => layer.push(format!("{tag}#{}", kv.get(1).unwrap_or(&""))),
+            None => layer.push(tag.to_string()),
+        }
+    }
+    Ok(layer)
+}
+
+/// Wait until the top layer satisfies `pred`; returns it.
+async fn wait_top_layer(
+    cdp: &ChromeDevTools,
+    what: &str,
+    pred: impl Fn(&[String]) -> bool,
+) -> anyhow::Result<Vec<String>> {
+    let start = std::time::Instant::now();
+    loop {
+        let layer = top_layer(cdp).await?;
+        if pred(&layer) {
+            return Ok(layer);
+        }
+        anyhow::ensure!(start.elapsed() < T, "{what}: top layer is {layer:?}");
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+}
+
+async fn keys(
+    browser: &Browser,
+    k: impl Into<steadycart_tests::thirtyfour::TypingData>,
+) -> anyhow::Result<()> {
+    browser.driver.action_chain().send_keys(k).perform().await?;
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn survey_in_the_top_layer_on_a_hostile_page() -> anyhow::Result<()> {
+    let stack = Stack::start().await?;
+    let browser = Browser::start().await?;
+    let cdp = ChromeDevTools::new(browser.driver.handle.clone());
+    stack
+        .set_fault("checkout", json!({"mode": "error", "status": 503}))
+        .await?;
+    fresh_cart(&stack, &browser).await?;
+    open_page(&stack, &browser, "/lab/hostile-css").await?;
+    assert_eq!(
+        browser
+            .eval("return [getComputedStyle(document.documentElement).display, !!document.querySelector('steadycart-messages')]")
+            .await?,
+        json!(["none", false]),
+        "the page hides everything, and no message has put it back"
+    );
+
+    // 1. The page's own modal dialog is open: the survey waits.
+    let waited = browser
+        .eval(
+            "const d = document.createElement('dialog'); d.id = 'shop-dialog'; \
+             document.body.append(d); d.showModal(); const shown = Steadycart.showSurvey(); \
+             d.close(); d.remove(); return shown;",
+        )
+        .await?;
+    assert_eq!(waited, false, "no survey over the page's modal dialog");
+    assert!(
+        !browser
+            .eval("return !!document.querySelector('steadycart-survey')")
+            .await?
+            .as_bool()
+            .unwrap_or(true),
+        "nothing of the survey in the page"
+    );
+
+    // 2. A page popover is open; the survey opens above it, no message
+    // shown first.
+    assert_eq!(browser.eval(&page_popover("shop-before")).await?, true);
+    assert_eq!(browser.eval("return Steadycart.showSurvey()").await?, true);
+    assert_eq!(
+        browser.eval(SEEN).await?,
+        json!([true, true, "12px", "block"]),
+        "a modal dialog, visible, styled by its own sheet"
+    );
+    let layer = top_layer(&cdp).await?;
+    assert_eq!(
+        layer,
+        ["div#shop-before", "dialog"],
+        "the survey is the topmost thing in the top layer"
+    );
+    browser.screenshot("exit-survey-top-layer").await?;
+
+    // 3. Keyboard only: focus starts inside, a choice, some text.
+    assert_eq!(browser.eval(ACTIVE).await?, "choice:broken");
+    keys(&browser, Key::Space).await?;
+    keys(&browser, Key::Tab).await?;
+    assert_eq!(browser.eval(ACTIVE).await?, "sc-text");
+    keys(&browser, "the page went dark").await?;
+
+    // 4. The page opens another popover while the survey is up: the survey
+    // shows itself above it again, focus where it was.
+    assert_eq!(browser.eval(&page_popover("shop-later")).await?, true);
+    wait_top_layer(&cdp, "survey back on top of the later popover", |l| {
+        l.len() == 3 && l.iter().any(|e| e == "div#shop-later") && l[2] == "dialog"
+    })
+    .await?;
+    assert_eq!(browser.eval(ACTIVE).await?, "sc-text", "focus kept");
+    assert_eq!(browser.eval(SEEN).await?[0], true, "still modal");
+
+    // 5. A checkout fails meanwhile (the page's script clicks): the
+    // fallback message appears beneath the survey, not above its backdrop.
+    browser
+        .eval("document.getElementById('checkout').click(); return true;")
+        .await?;
+    browser
+        .wait_for(
+            "checkout message",
+            T,
+            "const h = document.querySelector('steadycart-messages'); \
+             return !!(h && h.shadowRoot.querySelector('.notice[data-role=checkout]'));",
+        )
+        .await?;
+    wait_top_layer(&cdp, "message beneath the survey", |l| {
+        l.iter().any(|e| e == "steadycart-messages") && l.last().is_some_and(|e| e == "dialog")
+    })
+    .await?;
+    assert_eq!(browser.eval(ACTIVE).await?, "sc-text", "focus kept");
+
+    // 6. On with the keyboard: email (left empty), consent, send.
+    keys(&browser, Key::Tab).await?;
+    keys(&browser, Key::Tab).await?;
+    keys(&browser, Key::Tab).await?;
+    assert_eq!(browser.eval(ACTIVE).await?, "send");
+    keys(&browser, Key::Enter).await?;
+    let answered = stack
+        .wait_for_event("survey_answered", T, |e| e["type"] == "survey_answered")
+        .await?;
+    assert_eq!(answered["trigger"], "api");
+    assert_eq!(answered["answer"]["choice"], "broken");
+    assert_eq!(answered["answer"]["text"], "the page went dark");
+    browser
+        .wait_for(
+            "survey closed after its thanks",
+            T,
+            "return !document.querySelector('steadycart-survey')",
+        )
+        .await?;
+    let layer = top_layer(&cdp).await?;
+    assert_eq!(
+        layer.last().map(String::as_str),
+        Some("steadycart-messages"),
+        "the message is on top once the survey is gone: {layer:?}"
+    );
+    assert_eq!(browser.page_errors().await?, json!([]));
     browser.quit().await;
     stack.stop().await;
     Ok(())

@@ -131,9 +131,14 @@ async fn exit_survey_rules() -> anyhow::Result<()> {
         .wait_for_event("survey_shown", T, |e| e["type"] == "survey_shown")
         .await?;
     assert_eq!(first["trigger"], "pointer_top");
-    // A click on the backdrop (outside the dialog) dismisses it.
+    // A real click on the backdrop (outside the dialog, at the viewport's
+    // corner) dismisses it.
     browser
-        .eval("document.querySelector('steadycart-survey').shadowRoot.querySelector('.bd').click(); return true;")
+        .driver
+        .action_chain()
+        .move_to(5, 5)
+        .click()
+        .perform()
         .await?;
     browser
         .wait_for(

@@ -2,13 +2,32 @@
 //! [`crate::exit_intent`], asks [`crate::survey_policy`] whether to show,
 //! and renders the modal dialog from [`crate::survey_form`] texts.
 //!
-//! The dialog lives in its own Shadow DOM host (`<steadycart-survey>`,
-//! position fixed: no layout shift), styled by a constructable stylesheet
-//! (CSP-safe), text set through `textContent` only. It is `role=dialog`,
-//! `aria-modal`, labelled by its title, traps Tab and Shift+Tab, closes on
-//! Escape, its close button and a click outside, and gives focus back to
-//! the element that had it. It never locks page scrolling, so no lock can
-//! leak. On narrow screens it is a bottom sheet.
+//! The dialog is a `<dialog>` in its own Shadow DOM host
+//! (`<steadycart-survey>`, position fixed: no layout shift), styled by a
+//! constructable stylesheet (CSP-safe), text set through `textContent`
+//! only. It opens with `showModal()`: it is in the browser's top layer, so
+//! no page overlay or `z-index` covers it, the rest of the page is inert
+//! and dimmed by its `::backdrop`. Page CSS hiding everything (`* {
+//! display: none !important }`) loses to our `:host` rules and to
+//! [`super::ui::unhide_ancestors`]. It is labelled by its title, traps Tab
+//! and Shift+Tab (the browser alone would also visit its own address bar),
+//! closes on the browser's close request (Escape, Android back: the
+//! dialog's `cancel`/`close` events), its close button and a click on the
+//! backdrop, and gives focus back to the element that had it. It never
+//! locks page scrolling, so no lock can leak. On narrow screens it is a
+//! bottom sheet.
+//!
+//! What the top layer orders by time of showing, it stays on top of:
+//! - a page popover opened while the survey is up would cover it (visible,
+//!   though inert): on its `toggle` the survey shows itself again, above
+//!   it (a few times per survey at most, against pages that fight back).
+//!   Opening the survey closes the page's auto popovers, as any modal does;
+//! - our own fallback messages (a manual popover) likewise: a message that
+//!   appears while the survey is open stays under the backdrop, dimmed and
+//!   inert like the rest of the page, and is usable once the survey closes
+//!   — never above the modal and outside its focus trap;
+//! - a page's own modal `<dialog>` opened meanwhile keeps the top (the
+//!   page's modal comes first); none open is a condition for showing.
 
 use gloo_timers::callback::Timeout;
 use steadycart_protocol::{EventBody, Outcome, Role};
@@ -25,9 +44,10 @@ const TROUBLE_KEY: &str = "steadycart.trouble";
 const SHOWN_KEY: &str = "steadycart.survey";
 const COOLDOWN_KEY: &str = "steadycart.survey.until";
 
-const CSS: &str = ":host{all:initial!important;position:fixed!important;inset:0!important;z-index:2147483647!important;display:block!important}
-.bd{position:fixed;inset:0;display:flex;align-items:center;justify-content:center;background:rgba(0,0,0,.45);font:15px/1.45 system-ui,-apple-system,'Segoe UI',sans-serif;overscroll-behavior:contain}
-.dlg{position:relative;box-sizing:border-box;width:calc(100% - 2rem);max-width:28rem;max-height:90vh;overflow:auto;padding:20px;border-radius:12px;background:var(--steadycart-survey-bg,#fff);color:var(--steadycart-survey-fg,#1a1a1a);box-shadow:0 8px 30px rgba(0,0,0,.3)}
+const CSS: &str = ":host{all:initial!important;position:fixed!important;display:block!important}
+dialog{box-sizing:border-box;width:calc(100% - 2rem);max-width:28rem;max-height:none;padding:0;border:0;overflow:hidden;border-radius:12px;background:var(--steadycart-survey-bg,#fff);color:var(--steadycart-survey-fg,#1a1a1a);box-shadow:0 8px 30px rgba(0,0,0,.3);font:15px/1.45 system-ui,-apple-system,'Segoe UI',sans-serif}
+dialog::backdrop{background:rgba(0,0,0,.45)}
+.in{position:relative;box-sizing:border-box;max-height:90vh;overflow:auto;padding:20px;overscroll-behavior:contain}
 h2{margin:0 2rem 12px 0;font-size:1.2em}
 fieldset{border:0;margin:0 0 12px;padding:0}
 legend{font-weight:600;margin-bottom:6px;padding:0}
@@ -39,17 +59,22 @@ textarea{min-height:4.5em;resize:vertical}
 .send{margin-top:12px;font:inherit;font-weight:600;padding:8px 18px;border:0;border-radius:8px;background:var(--steadycart-survey-accent,#1f5fbf);color:#fff;cursor:pointer}
 .err{color:#b00020;margin:4px 0}
 button:focus-visible,input:focus-visible,textarea:focus-visible{outline:3px solid #1f5fbf;outline-offset:2px}
-@media (max-width:600px){.bd{align-items:flex-end}.dlg{width:100%;max-width:none;max-height:85vh;border-radius:14px 14px 0 0}}
-@media (prefers-color-scheme:dark){.dlg{background:var(--steadycart-survey-bg-dark,#222);color:var(--steadycart-survey-fg-dark,#eee)}}";
+@media (max-width:600px){dialog{width:100%;max-width:none;margin:auto 0 0;border-radius:14px 14px 0 0}.in{max-height:85vh}}
+@media (prefers-color-scheme:dark){dialog{background:var(--steadycart-survey-bg-dark,#222);color:var(--steadycart-survey-fg-dark,#eee)}}";
 
-/// The open dialog; dropping it removes it and its listeners.
+/// Most times one survey shows itself again above popovers opened after it.
+const MAX_RAISES: u8 = 8;
+
+/// The open dialog.
 struct Modal {
     host: web_sys::Element,
     shadow: web_sys::ShadowRoot,
+    dialog: web_sys::Element,
     trigger: Trigger,
     return_focus: Option<web_sys::HtmlElement>,
     answered: bool,
-    _listeners: Vec<Closure<dyn FnMut(web_sys::Event)>>,
+    /// Times shown again above a popover opened after it.
+    raises: u8,
     _close_timer: Option<Timeout>,
 }
 
@@ -61,6 +86,13 @@ pub(super) struct ExitSurvey {
     idle: Option<Timeout>,
     last_key: f64,
     touch: bool,
+    /// The one listener of every dialog's events (page-lifetime, created
+    /// with the first dialog): a closed dialog's late events, such as the
+    /// `close` queued when the survey shows itself again, never reach a
+    /// dropped closure.
+    on_event: Option<js_sys::Function>,
+    /// The document-level sheet putting back a page-hidden `<html>`/`<body>`.
+    doc_sheet: Option<web_sys::CssStyleSheet>,
 }
 
 impl ExitSurvey {
@@ -83,6 +115,8 @@ impl ExitSurvey {
             idle: None,
             last_key: 0.0,
             touch,
+            on_event: None,
+            doc_sheet: None,
         }
     }
 }
@@ -96,10 +130,11 @@ impl ExitSurvey {
             if let Some(f) = &m.return_focus {
                 let _ = f.focus();
             }
-            // Listeners may be running right now: drop them after this turn.
+            // Its close timer may be running right now: drop it after this turn.
             Timeout::new(0, move || drop(m)).forget();
         }
         self.idle = None;
+        super::ui::drop_doc_sheet(self.doc_sheet.take());
     }
 }
 
@@ -128,6 +163,13 @@ fn storage_set(local: bool, key: &str, value: &str) {
 
 fn get(target: &JsValue, prop: &str) -> JsValue {
     js_sys::Reflect::get(target, &prop.into()).unwrap_or(JsValue::UNDEFINED)
+}
+
+/// Call `target.method()` (`showModal`, `close`: no web-sys binding needed).
+fn call(target: &JsValue, method: &str) -> Result<JsValue, JsValue> {
+    get(target, method)
+        .dyn_into::<js_sys::Function>()?
+        .call0(target)
 }
 
 /// Install the page listeners that feed exit intent. Page-lifetime.
@@ -192,6 +234,16 @@ pub(super) fn install(window: &web_sys::Window) {
             });
         }
     });
+    // `toggle` does not bubble: listen in the capture phase.
+    let raise = Closure::<dyn FnMut(web_sys::Event)>::new(|e: web_sys::Event| {
+        with_runtime(|rt| rt.survey_over_popover(&e));
+    });
+    if doc
+        .add_event_listener_with_callback_and_bool("toggle", raise.as_ref().unchecked_ref(), true)
+        .is_ok()
+    {
+        raise.forget(); // page-lifetime
+    }
     let d = doc.clone();
     page::listen_forever(&doc, "visibilitychange", move |_| {
         let hidden = d.visibility_state() == web_sys::VisibilityState::Hidden;
@@ -373,11 +425,15 @@ impl Runtime {
                 }
                 Ok(e)
             };
-        let backdrop = el("div", "bd", None)?;
-        let dialog = el("div", "dlg", None)?;
+        let dialog = el("dialog", "", None)?;
+        // What showModal() implies, spelled out for the selectors shops
+        // (and our tests) use to find an open survey.
         dialog.set_attribute("role", "dialog")?;
         dialog.set_attribute("aria-modal", "true")?;
         dialog.set_attribute("aria-labelledby", "sc-title")?;
+        // The dialog has no padding: a click whose target is the dialog
+        // itself was on its ::backdrop.
+        let inner = el("div", "in", None)?;
         let close = el("button", "x", Some("×"))?;
         close.set_attribute("type", "button")?;
         close.set_attribute("aria-label", &texts.close)?;
@@ -450,62 +506,41 @@ impl Runtime {
         let send = el("button", "send", Some(&texts.submit))?;
         send.set_attribute("type", "submit")?;
         form.append_child(&send)?;
-        dialog.append_child(&close)?;
-        dialog.append_child(&title)?;
-        dialog.append_child(&form)?;
-        backdrop.append_child(&dialog)?;
-        shadow.append_child(&backdrop)?;
+        inner.append_child(&close)?;
+        inner.append_child(&title)?;
+        inner.append_child(&form)?;
+        dialog.append_child(&inner)?;
+        shadow.append_child(&dialog)?;
 
-        let mut listeners = Vec::new();
-        let mut listen = |target: &web_sys::Element,
-                          kind: &str,
-                          f: Box<dyn FnMut(web_sys::Event)>|
-         -> Result<(), JsValue> {
-            let c = Closure::wrap(f);
-            target.add_event_listener_with_callback(kind, c.as_ref().unchecked_ref())?;
-            listeners.push(c);
-            Ok(())
-        };
-        listen(
-            &close,
-            "click",
-            Box::new(|_| {
-                with_runtime(|rt| rt.close_survey("close"));
-            }),
-        )?;
-        let bd = backdrop.clone();
-        listen(
-            &backdrop,
-            "click",
-            Box::new(move |e| {
-                if e.target()
-                    .is_some_and(|t| JsValue::from(t) == JsValue::from(bd.clone()))
-                {
-                    with_runtime(|rt| rt.close_survey("backdrop"));
+        let on_event = self.exit.on_event.get_or_insert_with(|| {
+            let f = Closure::<dyn FnMut(web_sys::Event)>::new(|e: web_sys::Event| {
+                // Never a real form submission (a navigation), even when
+                // the runtime is busy or gone.
+                if e.type_() == "submit" {
+                    e.prevent_default();
                 }
-            }),
-        )?;
-        listen(
-            &dialog,
-            "keydown",
-            Box::new(|e| {
-                with_runtime(|rt| rt.survey_key(&e));
-            }),
-        )?;
-        listen(
-            &form,
-            "submit",
-            Box::new(|e| {
-                e.prevent_default();
-                with_runtime(|rt| rt.submit_survey());
-            }),
-        )?;
+                with_runtime(|rt| rt.survey_event(&e));
+            });
+            let js = f.as_ref().unchecked_ref::<js_sys::Function>().clone();
+            f.forget(); // page-lifetime: shared by every dialog
+            js
+        });
+        // Clicks and submits bubble up to the dialog; cancel and close
+        // happen on it.
+        for kind in ["click", "keydown", "submit", "cancel", "close"] {
+            dialog.add_event_listener_with_callback(kind, on_event)?;
+        }
 
         let parent: web_sys::Node = match doc.body() {
             Some(b) => b.into(),
             None => doc.document_element().ok_or("no root element")?.into(),
         };
         parent.append_child(&host)?;
+        super::ui::unhide_ancestors(&mut self.exit.doc_sheet);
+        if let Err(e) = call(&dialog, "showModal") {
+            host.remove();
+            return Err(e);
+        }
         let first = shadow
             .query_selector("input")?
             .or_else(|| Some(close.clone()))
@@ -516,22 +551,77 @@ impl Runtime {
         Ok(Modal {
             host,
             shadow,
+            dialog,
             trigger,
             return_focus,
             answered: false,
-            _listeners: listeners,
+            raises: 0,
             _close_timer: None,
         })
     }
 
-    fn survey_key(&mut self, e: &web_sys::Event) {
-        let key = get(e, "key").as_string().unwrap_or_default();
-        if key == "Escape" {
-            e.prevent_default();
-            self.close_survey("escape");
+    /// Every event of the open dialog: its close button, a click on the
+    /// backdrop, keys, the form, and the browser's close request (`cancel`,
+    /// or `close` when the browser closed it without asking).
+    fn survey_event(&mut self, e: &web_sys::Event) {
+        let Some(m) = &self.exit.modal else { return };
+        // Events of a dialog already taken off the page are not this one's.
+        let Some(target) = e
+            .target()
+            .and_then(|t| t.dyn_into::<web_sys::Element>().ok())
+            .filter(|t| m.dialog.contains(Some(t)))
+        else {
+            return;
+        };
+        match e.type_().as_str() {
+            "keydown" => self.survey_key(e),
+            "submit" => self.submit_survey(),
+            "click" if target == m.dialog => self.close_survey("backdrop"),
+            "click" if target.class_name() == "x" => self.close_survey("close"),
+            "cancel" => {
+                e.prevent_default();
+                self.close_survey("escape");
+            }
+            // Closed by the browser (a close request it did not ask us
+            // about); the `close` queued by showing it again finds it open.
+            "close" if !get(&m.dialog, "open").is_truthy() => self.close_survey("escape"),
+            _ => {}
+        }
+    }
+
+    /// A popover opened while the survey is up went above it in the top
+    /// layer: show the survey again, on top, with focus where it was.
+    fn survey_over_popover(&mut self, e: &web_sys::Event) {
+        let Some(m) = &mut self.exit.modal else {
+            return;
+        };
+        let popover = e
+            .target()
+            .and_then(|t| t.dyn_into::<web_sys::Element>().ok())
+            .is_some_and(|t| t.has_attribute("popover"));
+        let page_modal = web_sys::window()
+            .and_then(|w| w.document())
+            .and_then(|d| d.query_selector("dialog:modal").ok().flatten())
+            .is_some();
+        if !popover
+            || page_modal
+            || m.raises >= MAX_RAISES
+            || get(e, "newState").as_string().as_deref() != Some("open")
+        {
             return;
         }
-        if key != "Tab" {
+        m.raises += 1;
+        let active = m.shadow.active_element();
+        let _ = call(&m.dialog, "close");
+        let _ = call(&m.dialog, "showModal");
+        if let Some(a) = active.and_then(|a| a.dyn_into::<web_sys::HtmlElement>().ok()) {
+            let _ = a.focus();
+        }
+    }
+
+    fn survey_key(&mut self, e: &web_sys::Event) {
+        // Escape is the browser's close request: see `cancel`.
+        if get(e, "key").as_string().as_deref() != Some("Tab") {
             return;
         }
         let Some(m) = &self.exit.modal else { return };
@@ -671,7 +761,7 @@ impl Runtime {
             });
             self.emit_survey("dismissed", reason);
         }
-        // Listeners may be running right now: drop them after this turn.
+        // Its close timer may be running right now: drop it after this turn.
         Timeout::new(0, move || drop(m)).forget();
     }
 }

@@ -7,6 +7,10 @@
 //! page overlay, however large its `z-index`, can cover it and page rules
 //! like `* { display: none !important }` lose to our `:host` rules. Opening a
 //! manual popover never moves focus. Escape or the OK button dismisses.
+//! While the exit survey (a modal dialog, also top layer) is open, a
+//! message shown goes beneath it: the survey answers the popover's `toggle`
+//! by showing itself again (see [`super::survey`]), so the message is never
+//! above the modal yet outside its focus trap.
 
 use steadycart_protocol::Role;
 use wasm_bindgen::{prelude::*, JsCast};
@@ -57,9 +61,8 @@ pub(super) struct Ui {
     host: web_sys::Element,
     stack: web_sys::Element,
     notices: [Option<Notice>; 5],
-    /// Whether the page's hidden `<html>`/`<body>` were put back.
-    unhidden: bool,
-    /// The document-level sheet doing it, removed with the host.
+    /// The document-level sheet putting back a hidden `<html>`/`<body>`
+    /// ([`unhide_ancestors`]), removed with the host.
     doc_sheet: Option<web_sys::CssStyleSheet>,
 }
 
@@ -89,7 +92,6 @@ impl Ui {
             host,
             stack,
             notices: Default::default(),
-            unhidden: false,
             doc_sheet: None,
         };
         ui.set_toast(toast);
@@ -107,7 +109,7 @@ impl Ui {
     /// light dismiss) when the browser supports it; re-done after each show
     /// so it stays above popovers the page opened since.
     fn raise(&mut self) {
-        self.unhide_ancestors();
+        unhide_ancestors(&mut self.doc_sheet);
         let f = js_sys::Reflect::get(&self.host, &"showPopover".into()).ok();
         let Some(f) = f.and_then(|f| f.dyn_into::<js_sys::Function>().ok()) else {
             return;
@@ -195,59 +197,66 @@ impl Ui {
         }
     }
 
-    /// A page that hides its whole document (`* { display: none !important }`)
-    /// would hide us with it. Only then, and only for `<html>`/`<body>` that
-    /// compute to `display: none`, a document-level constructable sheet puts
-    /// them back to their default `display: block`; their other children stay
-    /// as the page styled them.
-    fn unhide_ancestors(&mut self) {
-        if self.unhidden {
-            return;
-        }
-        let (Some(win), Ok(doc)) = (web_sys::window(), document()) else {
-            return;
-        };
-        let hidden = |el: Option<web_sys::Element>| {
-            el.and_then(|e| win.get_computed_style(&e).ok().flatten())
-                .and_then(|s| s.get_property_value("display").ok())
-                .is_some_and(|d| d == "none")
-        };
-        let mut rules = String::new();
-        if hidden(doc.document_element()) {
-            rules.push_str(":root{display:block!important}");
-        }
-        if hidden(doc.body().map(Into::into)) {
-            rules.push_str(":root>body{display:block!important}");
-        }
-        if rules.is_empty() {
-            return;
-        }
-        self.unhidden = true;
-        let Ok(sheet) = web_sys::CssStyleSheet::new() else {
-            return;
-        };
-        if sheet.replace_sync(&rules).is_err() {
-            return;
-        }
-        let key = JsValue::from_str("adoptedStyleSheets");
-        if let Ok(list) = js_sys::Reflect::get(&doc, &key) {
-            let list: js_sys::Array = js_sys::Array::from(&list);
-            list.push(&sheet);
-            let _ = js_sys::Reflect::set(&doc, &key, &list);
-        }
-        self.doc_sheet = Some(sheet);
-    }
-
     /// Remove the host from the page (kill switch).
     pub(super) fn remove(self) {
         self.host.remove();
-        if let (Some(sheet), Ok(doc)) = (self.doc_sheet, document()) {
-            let key = JsValue::from_str("adoptedStyleSheets");
-            if let Ok(list) = js_sys::Reflect::get(&doc, &key) {
-                let kept = js_sys::Array::from(&list)
-                    .filter(&mut |s, _, _| s != JsValue::from(sheet.clone()));
-                let _ = js_sys::Reflect::set(&doc, &key, &kept);
-            }
+        drop_doc_sheet(self.doc_sheet);
+    }
+}
+
+/// A page that hides its whole document (`* { display: none !important }`)
+/// would hide our hosts with it: even an element in the top layer is not
+/// rendered under a `display: none` ancestor. Only then, and only for
+/// `<html>`/`<body>` that compute to `display: none`, a document-level
+/// constructable sheet puts them back to their default `display: block`;
+/// their other children stay as the page styled them. `sheet` holds the
+/// caller's sheet (at most one per caller: once added, nothing computes to
+/// `none` any more).
+pub(super) fn unhide_ancestors(sheet: &mut Option<web_sys::CssStyleSheet>) {
+    if sheet.is_some() {
+        return;
+    }
+    let (Some(win), Ok(doc)) = (web_sys::window(), document()) else {
+        return;
+    };
+    let hidden = |el: Option<web_sys::Element>| {
+        el.and_then(|e| win.get_computed_style(&e).ok().flatten())
+            .and_then(|s| s.get_property_value("display").ok())
+            .is_some_and(|d| d == "none")
+    };
+    let mut rules = String::new();
+    if hidden(doc.document_element()) {
+        rules.push_str(":root{display:block!important}");
+    }
+    if hidden(doc.body().map(Into::into)) {
+        rules.push_str(":root>body{display:block!important}");
+    }
+    if rules.is_empty() {
+        return;
+    }
+    let Ok(new) = web_sys::CssStyleSheet::new() else {
+        return;
+    };
+    if new.replace_sync(&rules).is_err() {
+        return;
+    }
+    let key = JsValue::from_str("adoptedStyleSheets");
+    if let Ok(list) = js_sys::Reflect::get(&doc, &key) {
+        let list: js_sys::Array = js_sys::Array::from(&list);
+        list.push(&new);
+        let _ = js_sys::Reflect::set(&doc, &key, &list);
+    }
+    *sheet = Some(new);
+}
+
+/// Take a sheet added by [`unhide_ancestors`] off the document again.
+pub(super) fn drop_doc_sheet(sheet: Option<web_sys::CssStyleSheet>) {
+    if let (Some(sheet), Ok(doc)) = (sheet, document()) {
+        let key = JsValue::from_str("adoptedStyleSheets");
+        if let Ok(list) = js_sys::Reflect::get(&doc, &key) {
+            let kept =
+                js_sys::Array::from(&list).filter(&mut |s, _, _| s != JsValue::from(sheet.clone()));
+            let _ = js_sys::Reflect::set(&doc, &key, &kept);
         }
     }
 }
