@@ -48,7 +48,7 @@ enum Command {
     /// Benchmarks: `snippet` (wrapper overhead, install time, bytes shipped),
     /// `ingest` (collector events/s, latency, peak RSS on SQLite and PostgreSQL).
     Bench(bench::BenchArgs),
-    /// Fuzz the parsers (ingest, rules, tag config) for a bounded time each.
+    /// Fuzz the parsers (ingest, rules, tag config, collector config) for a bounded time each.
     Fuzz(fuzz::FuzzArgs),
     /// Crisis drill: break the demo store on schedule under synthetic shoppers, print the timeline.
     Drill(drill::DrillArgs),
