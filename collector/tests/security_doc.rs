@@ -142,7 +142,8 @@ fn check(doc: &str) -> (Vec<String>, usize) {
                 None => (reference.clone(), None),
             };
             let file = if file_part.is_empty() {
-                // `::name`: a test in the file named last.
+                // `::name` right after `file.rs::test`: another test in that
+                // file (anything else, such as CSS `::backdrop`, is prose).
                 match &last_file {
                     Some(f) if names.is_some() => f.clone(),
                     _ => continue,
@@ -175,12 +176,14 @@ fn check(doc: &str) -> (Vec<String>, usize) {
                     }
                 }
             } else {
+                last_file = None;
                 continue;
             };
-            if file.extension().is_some_and(|e| e == "rs") {
-                last_file = Some(file.clone());
-            }
-            let Some(names) = names else { continue };
+            let Some(names) = names else {
+                last_file = None;
+                continue;
+            };
+            last_file = Some(file.clone());
             let src = squeezed(&file);
             let mut segments = names.split("::");
             let name = segments.next().unwrap_or("");
