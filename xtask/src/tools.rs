@@ -62,6 +62,21 @@ pub fn ensure_wasm_target() -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The standard library's sources (`rust-src`) for the pinned toolchain:
+/// the snippet rebuilds `std` with `panic=immediate-abort` (no panic
+/// messages or formatting machinery in the wasm).
+pub fn ensure_rust_src() -> anyhow::Result<()> {
+    let installed = output_of(Command::new("rustup").args(["component", "list", "--installed"]))
+        .unwrap_or_default();
+    if !installed.lines().any(|l| l.trim().starts_with("rust-src")) {
+        println!("xtask: installing the rust-src component (the snippet rebuilds std)");
+        run(Command::new("rustup")
+            .args(["component", "add", "rust-src"])
+            .current_dir(crate::root()))?;
+    }
+    Ok(())
+}
+
 /// The `wasm-bindgen` CLI of exactly [`WASM_BINDGEN_VERSION`], installed
 /// from crates.io if missing.
 pub fn wasm_bindgen() -> anyhow::Result<PathBuf> {
