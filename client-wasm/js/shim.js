@@ -12,8 +12,9 @@
 //   start(method, url, body) -> token | undefined   a call begins; `body` is
 //       the caller's request body value as given (never read unless it is a
 //       string); undefined = not watched.
-//   bodyCap(token) -> bytes    > 0 when the role wants a small JSON response
-//       body to look for an application error (opt-in `app_error`).
+//   bodyCap(token, status?) -> bytes    > 0 when the role wants a small JSON
+//       response body (opt-in `app_error`, cart snapshots); fetch passes the
+//       status, kept in case the page leaves before the body is read.
 //   end(token, status, body)   a response arrived; `body` is the parsed-later
 //       text (fetch: from a clone()) or the XHR's `response`, or undefined.
 //   fail(token, aborted)       network error / timeout, or aborted by the page.
@@ -109,7 +110,7 @@ export function install(hooks) {
       observe(
         promise,
         (response) => {
-          const cap = hooks.bodyCap(token);
+          const cap = hooks.bodyCap(token, response.status);
           if (!(response.ok && smallJson((h) => response.headers.get(h), cap))) return hooks.end(token, response.status);
           const status = response.status;
           const read = response.clone().text();

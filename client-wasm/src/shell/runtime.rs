@@ -59,6 +59,9 @@ struct Pending {
     sku: Option<String>,
     /// The full URL, for calls eligible for stale-if-error.
     stale_url: Option<String>,
+    /// The response status while its small JSON body is still being read:
+    /// a page leaving meanwhile ends the call with it.
+    answered: Option<u16>,
     /// Dropping it cancels the stall notice.
     _stall: Timeout,
 }
@@ -269,9 +272,10 @@ fn hooks_object() -> Result<JsValue, JsValue> {
                 .map_or(JsValue::UNDEFINED, JsValue::from)
         },
     );
-    let body_cap = Closure::<dyn FnMut(u32) -> u32>::new(|token: u32| {
-        with_runtime(|rt| rt.body_cap(token)).unwrap_or(0)
-    });
+    let body_cap =
+        Closure::<dyn FnMut(u32, Option<u16>) -> u32>::new(|token: u32, status: Option<u16>| {
+            with_runtime(|rt| rt.body_cap(token, status)).unwrap_or(0)
+        });
     let end =
         Closure::<dyn FnMut(u32, u16, JsValue)>::new(|token: u32, status: u16, body: JsValue| {
             with_runtime(|rt| {
@@ -371,6 +375,7 @@ fn stale_hooks(hooks: &js_sys::Object) -> Result<(), JsValue> {
 fn install_page_listeners(window: &web_sys::Window) {
     page::listen_forever(window, "pagehide", |_| {
         with_runtime(|rt| {
+            rt.end_answered();
             rt.record(EventBody::PageExit);
             transport::flush_on_exit(rt, true);
         });
@@ -430,6 +435,7 @@ impl Runtime {
                 stalled: false,
                 sku,
                 stale_url,
+                answered: None,
                 _stall: stall,
             },
         ));
@@ -472,12 +478,30 @@ impl Runtime {
 
     /// Bytes of response body the shim may read (from a clone) for `token`.
     /// Cart responses are read too, for cart snapshots.
-    fn body_cap(&self, token: u32) -> u32 {
-        match self.pending.iter().find(|(t, _)| *t == token) {
-            Some((_, p)) if self.config.app_error_field.is_some() || p.role == Role::Cart => {
+    /// How much of the response body the call's end wants to see (0: none).
+    /// `status` is given by fetch, whose body is then read later: it is
+    /// kept, so a page leaving before the body arrives still reports the call.
+    fn body_cap(&mut self, token: u32, status: Option<u16>) -> u32 {
+        let inspect = self.config.app_error_field.is_some();
+        match self.pending.iter_mut().find(|(t, _)| *t == token) {
+            Some((_, p)) if inspect || p.role == Role::Cart => {
+                p.answered = status;
                 config::APP_ERROR_BODY_CAP
             }
             _ => 0,
+        }
+    }
+
+    /// The page is leaving: calls answered whose bodies are still being
+    /// read end now with their status (their bodies may never arrive).
+    fn end_answered(&mut self) {
+        let answered: Vec<(u32, u16)> = self
+            .pending
+            .iter()
+            .filter_map(|(t, p)| p.answered.map(|s| (*t, s)))
+            .collect();
+        for (token, status) in answered {
+            self.on_end(token, Ending::Response(status));
         }
     }
 
