@@ -11,8 +11,8 @@
 //! `RUSTC_BOOTSTRAP=1` (set here, for the fuzz build only — it never touches
 //! the workspace's own builds). Needs `cargo install cargo-fuzz`; says so
 //! and fails when it is missing. The instrumented build lives in
-//! `<target dir>/fuzz`, so reruns reuse it. Not in `.ci/run` yet (see
-//! SECURITY.md, known gaps).
+//! `<target dir>/fuzz`, so reruns reuse it. `.ci/run` runs
+//! `cargo xtask fuzz --secs 20 --sanitizer none` after the tests.
 
 use std::{
     io::{BufRead, BufReader},
