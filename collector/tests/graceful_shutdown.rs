@@ -12,7 +12,6 @@
 mod common;
 
 use std::{
-    process::{Child, Command, Stdio},
     sync::{Arc, Mutex},
     time::{Duration, Instant},
 };
@@ -23,55 +22,14 @@ use steadycart_collector::{notify::NotifierConfig, signals::store, store::Db};
 
 const NOTIFIERS: usize = 5;
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-/// Kills the child on drop, so a failing test leaves no process behind.
-struct Guard(Child);
-
-impl Drop for Guard {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn start(db_url: &str) -> Guard {
-    let child = Command::new(env!("CARGO_BIN_EXE_collector"))
-        .args(["serve", "--listen", &format!("127.0.0.1:{}", free_port())])
-        .args(["--database-url", db_url, "--signals-tick-ms", "100"])
-        .arg("--recovery-disabled")
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("collector binary");
-    Guard(child)
-}
-
-/// SIGTERM `child`; how long it took to exit, and whether it exited 0.
-async fn terminate(child: &mut Guard, bound: Duration) -> (Duration, bool) {
-    let sent = Instant::now();
-    assert!(Command::new("kill")
-        .args(["-TERM", &child.0.id().to_string()])
-        .status()
-        .unwrap()
-        .success());
-    loop {
-        if let Some(status) = child.0.try_wait().unwrap() {
-            return (sent.elapsed(), status.success());
-        }
-        assert!(
-            sent.elapsed() < bound,
-            "SIGTERM: still running after {bound:?}"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+fn start(db_url: &str) -> Collector {
+    Collector::spawn([
+        "--database-url",
+        db_url,
+        "--signals-tick-ms",
+        "100",
+        "--recovery-disabled",
+    ])
 }
 
 /// A webhook receiver answering 200 after 1.5 s; counts requests begun and
@@ -196,8 +154,8 @@ async fn drains(t: &TestDb) {
     }
     // One notification is in flight: SIGTERM now.
     let bound = Duration::from_secs(10 + 5); // request timeout + 5 s
-    let (took, clean) = terminate(&mut first, bound).await;
-    assert!(clean, "SIGTERM: non-zero exit");
+    let (took, status) = first.terminate(bound).await;
+    assert!(status.success(), "SIGTERM: exit {status}");
     assert_eq!(
         receiver.answered().len(),
         1,
@@ -222,8 +180,8 @@ async fn drains(t: &TestDb) {
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    let (second_took, clean) = terminate(&mut second, bound).await;
-    assert!(clean);
+    let (second_took, status) = second.terminate(bound).await;
+    assert!(status.success(), "SIGTERM: exit {status}");
     let mut answered = receiver.answered();
     answered.sort();
     let paths: Vec<String> = answered.iter().map(|(n, _)| n.clone()).collect();

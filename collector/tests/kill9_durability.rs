@@ -10,7 +10,6 @@ mod common;
 
 use std::{
     collections::HashSet,
-    process::{Child, Command, Stdio},
     sync::{Arc, Mutex},
     time::Duration,
 };
@@ -18,48 +17,10 @@ use std::{
 use common::*;
 use steadycart_collector::store::Db;
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-/// Kills the child on drop, so a failing test leaves no process behind.
-struct Guard(Child);
-
-impl Drop for Guard {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-async fn start(db_url: &str, port: u16) -> Guard {
-    let child = Command::new(env!("CARGO_BIN_EXE_collector"))
-        .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
-        .args(["--database-url", db_url, "--signals-disabled"])
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("collector binary");
-    let guard = Guard(child);
-    let client = reqwest::Client::new();
-    for _ in 0..200 {
-        if let Ok(r) = client
-            .get(format!("http://127.0.0.1:{port}/readyz"))
-            .send()
-            .await
-        {
-            if r.status().is_success() {
-                return guard;
-            }
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("collector did not become ready");
+async fn start(db_url: &str, port: u16) -> Collector {
+    Collector::spawn_on(port, ["--database-url", db_url, "--signals-disabled"])
+        .ready()
+        .await
 }
 
 /// A batch of 5 events with ids unique to (`client`, `n`).
@@ -186,24 +147,7 @@ async fn term_under_load(t: &TestDb) {
         4,
     );
     load.until(1000).await;
-    let sent = std::time::Instant::now();
-    let pid = collector.0.id().to_string();
-    assert!(Command::new("kill")
-        .args(["-TERM", &pid])
-        .status()
-        .unwrap()
-        .success());
-    let status = loop {
-        if let Some(status) = collector.0.try_wait().unwrap() {
-            break status;
-        }
-        assert!(
-            sent.elapsed() < Duration::from_secs(10),
-            "SIGTERM: still running after 10 s"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    };
-    let took = sent.elapsed();
+    let (took, status) = collector.terminate(Duration::from_secs(10)).await;
     let accepted = load.finish().await;
     assert!(status.success(), "SIGTERM exit: {status}");
     assert_all_stored(&accepted, &stored_ids(&t.db, site.id).await);
@@ -222,8 +166,7 @@ async fn kill_under_load(t: &TestDb) {
     let load = Load::start(&url, 4);
     // Load until a good number of batches are in, then SIGKILL mid-stream.
     load.until(1000).await;
-    collector.0.kill().unwrap();
-    collector.0.wait().unwrap();
+    collector.kill9();
     let at_kill = load.count();
     tokio::time::sleep(Duration::from_millis(200)).await;
     let accepted = load.finish().await;

@@ -14,11 +14,11 @@
 mod common;
 
 use std::{
-    process::{Child, Command, Stdio},
     sync::{Arc, Mutex},
     time::Duration,
 };
 
+use common::Collector;
 use sqlx::Connection;
 use steadycart_collector::{
     detect::traffic::{Spike, SpikeKind, TrafficGenerator, TrafficProfile},
@@ -55,47 +55,23 @@ async fn pagerduty() -> (String, Arc<Mutex<Vec<serde_json::Value>>>) {
     (format!("http://{addr}"), seen)
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-fn collector(db_url: &str, pd: &str) -> Child {
-    Command::new(env!("CARGO_BIN_EXE_collector"))
-        .args(["serve", "--listen", &format!("127.0.0.1:{}", free_port())])
-        .args(["--database-url", db_url, "--pagerduty-url", pd])
-        .args([
-            "--signals-bucket-ms",
-            &BUCKET_MS.to_string(),
-            "--signals-settle-ms",
-            "300",
-        ])
-        .args([
-            "--signals-exit-grace-ms",
-            "200",
-            "--signals-lease-ms",
-            "1500",
-            "--signals-tick-ms",
-            "100",
-        ])
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("collector binary")
-}
-
-/// Kills the child on drop, so a failing test leaves no process behind.
-struct Guard(Child);
-
-impl Drop for Guard {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
+fn collector(db_url: &str, pd: &str) -> Collector {
+    Collector::spawn([
+        "--database-url",
+        db_url,
+        "--pagerduty-url",
+        pd,
+        "--signals-bucket-ms",
+        &BUCKET_MS.to_string(),
+        "--signals-settle-ms",
+        "300",
+        "--signals-exit-grace-ms",
+        "200",
+        "--signals-lease-ms",
+        "1500",
+        "--signals-tick-ms",
+        "100",
+    ])
 }
 
 /// Poll `check` every 50 ms until it gives a value; panic naming `what`
@@ -217,11 +193,11 @@ async fn killing_the_leader_mid_incident_sends_one_trigger_and_one_resolve() {
         .await
         .unwrap());
 
-    let mut a = Guard(collector(&url, &pd));
-    let mut b = Guard(collector(&url, &pd));
+    let mut a = collector(&url, &pd);
+    let mut b = collector(&url, &pd);
     let leader = wait_for("a leader", Duration::from_secs(30), || leader_pid(&db)).await;
     assert!(
-        leader == a.0.id() || leader == b.0.id(),
+        leader == a.id() || leader == b.id(),
         "leader {leader} is one of ours"
     );
 
@@ -237,13 +213,12 @@ async fn killing_the_leader_mid_incident_sends_one_trigger_and_one_resolve() {
         1,
         "killed mid-incident, before any resolve"
     );
-    let (victim, survivor) = if a.0.id() == leader {
-        (&mut a, b.0.id())
+    let (victim, survivor) = if a.id() == leader {
+        (&mut a, b.id())
     } else {
-        (&mut b, a.0.id())
+        (&mut b, a.id())
     };
-    victim.0.kill().unwrap();
-    victim.0.wait().unwrap();
+    victim.kill9();
 
     // The survivor takes the lease over, catches up and resolves.
     wait_for("the resolve delivered", Duration::from_secs(90), || async {

@@ -23,14 +23,6 @@ const EMAIL: &str = "ann.logprivacy@example.com";
 const EMAIL_NO_CONSENT: &str = "bob.noconsent@example.com";
 const WRONG_TOKEN: &str = "sct_wrongwrongwrong0123456789abcdef0123456789abcdef0123456789ab";
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 fn survey(id: u32, email: &str, consent: bool) -> String {
     let now = now_ms();
     let consent = if consent {

@@ -16,7 +16,6 @@ mod common;
 
 use std::{
     io,
-    net::IpAddr,
     sync::{Arc, Mutex},
     time::Duration,
 };
@@ -24,7 +23,6 @@ use std::{
 use axum::{body::Body, http::Request};
 use common::*;
 use http_body_util::BodyExt;
-use mailin_embedded::{response, Handler, Response, Server, SslConfig};
 use mailparse::MailHeaderMap;
 use serde_json::{json, Value};
 use steadycart_collector::{
@@ -38,111 +36,6 @@ use steadycart_collector::{
     store::Db,
     AppState,
 };
-
-// ---------------------------------------------------------------- SMTP server
-
-/// How the test SMTP server answers.
-#[derive(Debug, Clone, Copy, PartialEq)]
-enum Mode {
-    Accept,
-    /// 550 to RCPT TO: the mailbox does not exist (permanent).
-    RejectRecipient,
-    /// 451 to RCPT TO: greylisting (temporary).
-    TempFail,
-}
-
-/// One message as the server received it.
-#[derive(Debug, Clone)]
-struct Received {
-    from: String,
-    to: Vec<String>,
-    data: Vec<u8>,
-}
-
-#[derive(Clone)]
-struct Inbox {
-    mails: Arc<Mutex<Vec<Received>>>,
-    rcpts: Arc<Mutex<u32>>,
-    mode: Arc<Mutex<Mode>>,
-    from: String,
-    to: Vec<String>,
-    buf: Vec<u8>,
-}
-
-impl Handler for Inbox {
-    fn mail(&mut self, _ip: IpAddr, _domain: &str, from: &str) -> Response {
-        self.from = from.to_string();
-        self.to.clear();
-        response::OK
-    }
-    fn rcpt(&mut self, to: &str) -> Response {
-        *self.rcpts.lock().unwrap() += 1;
-        let mode = *self.mode.lock().unwrap();
-        if mode == Mode::RejectRecipient {
-            return response::NO_MAILBOX;
-        }
-        if mode == Mode::TempFail {
-            return Response::custom(451, "4.7.1 Greylisted, try again later".into());
-        }
-        self.to.push(to.to_string());
-        response::OK
-    }
-    fn data_start(&mut self, _d: &str, _f: &str, _eight_bit: bool, _to: &[String]) -> Response {
-        self.buf.clear();
-        response::OK
-    }
-    fn data(&mut self, buf: &[u8]) -> io::Result<()> {
-        self.buf.extend_from_slice(buf);
-        Ok(())
-    }
-    fn data_end(&mut self) -> Response {
-        self.mails.lock().unwrap().push(Received {
-            from: self.from.clone(),
-            to: self.to.clone(),
-            data: std::mem::take(&mut self.buf),
-        });
-        response::OK
-    }
-}
-
-impl Inbox {
-    fn new() -> Inbox {
-        Inbox {
-            mails: Arc::default(),
-            rcpts: Arc::default(),
-            mode: Arc::new(Mutex::new(Mode::Accept)),
-            from: String::new(),
-            to: Vec::new(),
-            buf: Vec::new(),
-        }
-    }
-
-    /// Serve SMTP on `listener` for the rest of the test process.
-    fn serve(&self, listener: std::net::TcpListener) {
-        let mut server = Server::new(self.clone());
-        server
-            .with_name("smtp.test")
-            .with_ssl(SslConfig::None)
-            .unwrap()
-            .with_num_threads(8)
-            .with_tcp_listener(listener);
-        std::thread::spawn(move || {
-            let _ = server.serve();
-        });
-    }
-
-    fn start() -> (Inbox, String) {
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        let url = format!("smtp://{}", listener.local_addr().unwrap());
-        let inbox = Inbox::new();
-        inbox.serve(listener);
-        (inbox, url)
-    }
-
-    fn mails(&self) -> Vec<Received> {
-        self.mails.lock().unwrap().clone()
-    }
-}
 
 // ---------------------------------------------------------------- helpers
 

@@ -12,15 +12,10 @@ mod common;
 
 use std::{
     collections::BTreeMap,
-    io,
-    net::IpAddr,
-    process::{Child, Command, Stdio},
-    sync::{Arc, Mutex},
     time::{Duration, Instant},
 };
 
 use common::*;
-use mailin_embedded::{response, Handler, Response, Server, SslConfig};
 use mailparse::MailHeaderMap;
 use serde_json::{json, Value};
 use steadycart_collector::store::Db;
@@ -28,130 +23,33 @@ use steadycart_collector::store::Db;
 /// Contacts (and so emails) in the race.
 const CONTACTS: usize = 40;
 
-/// One accepted message: (envelope recipients, data).
-type Mail = (Vec<String>, Vec<u8>);
-
-/// Every message the SMTP server accepted.
-#[derive(Clone, Default)]
-struct Inbox {
-    mails: Arc<Mutex<Vec<Mail>>>,
-    to: Vec<String>,
-    buf: Vec<u8>,
-}
-
-impl Handler for Inbox {
-    fn mail(&mut self, _ip: IpAddr, _domain: &str, _from: &str) -> Response {
-        self.to.clear();
-        response::OK
-    }
-    fn rcpt(&mut self, to: &str) -> Response {
-        self.to.push(to.to_string());
-        response::OK
-    }
-    fn data_start(&mut self, _d: &str, _f: &str, _eight_bit: bool, _to: &[String]) -> Response {
-        self.buf.clear();
-        response::OK
-    }
-    fn data(&mut self, buf: &[u8]) -> io::Result<()> {
-        self.buf.extend_from_slice(buf);
-        Ok(())
-    }
-    fn data_end(&mut self) -> Response {
-        let mail = (self.to.clone(), std::mem::take(&mut self.buf));
-        self.mails.lock().unwrap().push(mail);
-        response::OK
-    }
-}
-
-fn smtp_server() -> (Inbox, String) {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let url = format!("smtp://{}", listener.local_addr().unwrap());
-    let inbox = Inbox::default();
-    let mut server = Server::new(inbox.clone());
-    server
-        .with_name("smtp.test")
-        .with_ssl(SslConfig::None)
-        .unwrap()
-        .with_num_threads(8)
-        .with_tcp_listener(listener);
-    std::thread::spawn(move || {
-        let _ = server.serve();
-    });
-    (inbox, url)
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-/// Kills the child on drop, so a failing test leaves no process behind.
-struct Guard(Child);
-
-impl Drop for Guard {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-impl Guard {
-    /// SIGTERM, then wait for a clean exit (an email being sent finishes).
-    async fn terminate(mut self) {
-        let pid = self.0.id().to_string();
-        assert!(Command::new("kill")
-            .args(["-TERM", &pid])
-            .status()
-            .unwrap()
-            .success());
-        let start = Instant::now();
-        loop {
-            if let Some(status) = self.0.try_wait().unwrap() {
-                assert!(status.success(), "collector exit: {status}");
-                return;
-            }
-            assert!(start.elapsed() < Duration::from_secs(20), "no exit");
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-    }
-}
-
 /// A collector process whose unsubscribe links start with `public`.
-async fn collector(
-    db_url: &str,
-    smtp: &str,
-    public: &str,
-    data: &std::path::Path,
-) -> (Guard, String) {
-    let port = free_port();
-    let child = Command::new(env!("CARGO_BIN_EXE_collector"))
-        .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
-        .args(["--database-url", db_url, "--signals-disabled"])
-        .args(["--data-dir", &data.display().to_string()])
-        .args(["--smtp-url", smtp, "--recovery-public-url", public])
+async fn collector(db_url: &str, smtp: &str, public: &str, data: &std::path::Path) -> Collector {
+    Collector::spawn([
+        "--database-url",
+        db_url,
+        "--signals-disabled",
+        "--data-dir",
+        &data.display().to_string(),
+        "--smtp-url",
+        smtp,
+        "--recovery-public-url",
+        public,
         // Emails fall due together, a while after the last answer is in;
         // both mailers poll every 10 ms.
-        .args(["--recovery-delay-ms", "1500", "--recovery-tick-ms", "10"])
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("collector binary");
-    let guard = Guard(child);
-    let url = format!("http://127.0.0.1:{port}");
-    let client = reqwest::Client::new();
-    for _ in 0..400 {
-        if let Ok(r) = client.get(format!("{url}/readyz")).send().await {
-            if r.status().is_success() {
-                return (guard, url);
-            }
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("collector did not become ready");
+        "--recovery-delay-ms",
+        "1500",
+        "--recovery-tick-ms",
+        "10",
+    ])
+    .ready()
+    .await
+}
+
+/// SIGTERM, then a clean exit (an email being sent finishes).
+async fn stop(mut c: Collector) {
+    let (_, status) = c.terminate(Duration::from_secs(20)).await;
+    assert!(status.success(), "collector exit: {status}");
 }
 
 fn event(id: String, session: &str, body: Value) -> Value {
@@ -206,10 +104,11 @@ async fn outbox_states(db: &Db) -> BTreeMap<String, i64> {
 async fn two_collector_processes_on_postgres_send_each_email_once() {
     let t = TestDb::postgres().await;
     let site = add_site(&t.db, ORIGIN).await;
-    let (inbox, smtp) = smtp_server();
+    let (inbox, smtp) = Inbox::start();
     let data = tempfile::tempdir().unwrap();
-    let (a, a_url) = collector(&t.url, &smtp, "http://instance-a.test", data.path()).await;
-    let (b, b_url) = collector(&t.url, &smtp, "http://instance-b.test", data.path()).await;
+    let a = collector(&t.url, &smtp, "http://instance-a.test", data.path()).await;
+    let b = collector(&t.url, &smtp, "http://instance-b.test", data.path()).await;
+    let (a_url, b_url) = (a.url.clone(), b.url.clone());
     let http = reqwest::Client::new();
 
     let res = http
@@ -255,17 +154,17 @@ async fn two_collector_processes_on_postgres_send_each_email_once() {
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    a.terminate().await;
-    b.terminate().await;
+    stop(a).await;
+    stop(b).await;
 
     assert_eq!(
         outbox_states(&t.db).await,
         BTreeMap::from([("sent".to_string(), CONTACTS as i64)])
     );
-    let mails = inbox.mails.lock().unwrap().clone();
+    let mails = inbox.mails();
     let mut per_recipient: BTreeMap<String, usize> = BTreeMap::new();
     let mut per_instance: BTreeMap<&str, usize> = BTreeMap::new();
-    for (to, data) in &mails {
+    for Received { to, data, .. } in &mails {
         assert_eq!(to.len(), 1, "{to:?}");
         *per_recipient.entry(to[0].clone()).or_default() += 1;
         let parsed = mailparse::parse_mail(data).unwrap();

@@ -216,17 +216,8 @@ impl Stack {
         let mut all = Vec::new();
         let mut after = 0i64;
         loop {
-            let page: serde_json::Value = self
-                .http
-                .get(format!(
-                    "{}/v1/admin/sites/{}/events?limit=1000&after={after}",
-                    self.collector_url, self.site_key
-                ))
-                .bearer_auth(&self.admin_token)
-                .send()
-                .await?
-                .error_for_status()?
-                .json()
+            let page = self
+                .admin_get(&format!("events?limit=1000&after={after}"))
                 .await?;
             all.extend(
                 page["events"]
@@ -243,12 +234,13 @@ impl Stack {
         }
     }
 
-    /// The site's client-side drop totals, through the admin API.
-    pub async fn drops(&self) -> anyhow::Result<serde_json::Value> {
+    /// `GET /v1/admin/sites/{key}/{rel}` with the site's admin token: the
+    /// JSON answer (an error for a non-2xx status).
+    pub async fn admin_get(&self, rel: &str) -> anyhow::Result<serde_json::Value> {
         Ok(self
             .http
             .get(format!(
-                "{}/v1/admin/sites/{}/drops",
+                "{}/v1/admin/sites/{}/{rel}",
                 self.collector_url, self.site_key
             ))
             .bearer_auth(&self.admin_token)
@@ -257,6 +249,21 @@ impl Stack {
             .error_for_status()?
             .json()
             .await?)
+    }
+
+    /// The array `field` of [`Stack::admin_get`]`(rel)` (empty when absent).
+    pub async fn admin_list(
+        &self,
+        rel: &str,
+        field: &str,
+    ) -> anyhow::Result<Vec<serde_json::Value>> {
+        let page = self.admin_get(rel).await?;
+        Ok(page[field].as_array().cloned().unwrap_or_default())
+    }
+
+    /// The site's client-side drop totals, through the admin API.
+    pub async fn drops(&self) -> anyhow::Result<serde_json::Value> {
+        self.admin_get("drops").await
     }
 
     /// Poll the stored events until one satisfies `pred`, or time out.

@@ -93,19 +93,7 @@ async fn keys(
 }
 
 async fn answers(stack: &Stack) -> anyhow::Result<Vec<Value>> {
-    let page: Value = stack
-        .http
-        .get(format!(
-            "{}/v1/admin/sites/{}/survey/answers",
-            stack.collector_url, stack.site_key
-        ))
-        .bearer_auth(&stack.admin_token)
-        .send()
-        .await?
-        .error_for_status()?
-        .json()
-        .await?;
-    Ok(page["answers"].as_array().cloned().unwrap_or_default())
+    stack.admin_list("survey/answers", "answers").await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -47,6 +47,42 @@ pub(crate) const TROUBLE_LIKE: [&str; 4] = [
     "%\"outcome\":\"app_error\"%",
 ];
 
+/// Inside the writer's transaction `$tx`: `None` when the normalised address
+/// `$norm` is on the site's suppression list (nothing may be stored or sent
+/// for it), otherwise `Some(completed)` — whether the session of event row
+/// `$row` already completed a checkout (its contact is then `recovered` and
+/// no email is queued).
+macro_rules! contact_standing {
+    ($tx:expr, $row:expr, $norm:expr) => {{
+        let row: &$crate::store::events::EventRow = $row;
+        let norm: &str = $norm;
+        let suppressed = sqlx::query(
+            "SELECT 1 AS x FROM recovery_suppressions WHERE site_id = $1 AND email_hash = $2",
+        )
+        .bind(row.site_id)
+        .bind($crate::store::recovery::email_hash(norm))
+        .fetch_optional(&mut *$tx)
+        .await?
+        .is_some();
+        if suppressed {
+            None
+        } else {
+            Some(
+                sqlx::query(
+                    "SELECT 1 AS x FROM events WHERE site_id = $1 AND session_id = $2 \
+                     AND kind = 'checkout_completed' LIMIT 1",
+                )
+                .bind(row.site_id)
+                .bind(&row.session_id)
+                .fetch_optional(&mut *$tx)
+                .await?
+                .is_some(),
+            )
+        }
+    }};
+}
+pub(crate) use contact_standing;
+
 /// Apply the recovery side effects of one newly inserted event row `$row`
 /// inside the writer's open transaction `$tx` (either backend).
 macro_rules! recovery_effects {
@@ -82,23 +118,7 @@ macro_rules! recovery_effects {
                         (&a.email, &a.consent_text, &a.consent_version)
                     {
                         let norm = $crate::store::recovery::normalise_email(email);
-                        let suppressed = sqlx::query(
-                            "SELECT 1 AS x FROM recovery_suppressions WHERE site_id = $1 AND email_hash = $2",
-                        )
-                        .bind(row.site_id)
-                        .bind($crate::store::recovery::email_hash(&norm))
-                        .fetch_optional(&mut *$tx)
-                        .await?
-                        .is_some();
-                        if !suppressed {
-                            let completed = sqlx::query(
-                                "SELECT 1 AS x FROM events WHERE site_id = $1 AND session_id = $2 AND kind = 'checkout_completed' LIMIT 1",
-                            )
-                            .bind(row.site_id)
-                            .bind(&row.session_id)
-                            .fetch_optional(&mut *$tx)
-                            .await?
-                            .is_some();
+                        if let Some(completed) = $crate::store::recovery::contact_standing!($tx, row, &norm) {
                             let [t1, t2, t3, t4] = $crate::store::recovery::TROUBLE_LIKE;
                             let trouble_at: Option<i64> = sqlx::Row::try_get(
                                 &sqlx::query(
@@ -178,23 +198,7 @@ macro_rules! recovery_effects {
                 }) = serde_json::from_str::<steadycart_protocol::Event>(&row.body)
                 {
                     let norm = $crate::store::recovery::normalise_email(&email);
-                    let suppressed = sqlx::query(
-                        "SELECT 1 AS x FROM recovery_suppressions WHERE site_id = $1 AND email_hash = $2",
-                    )
-                    .bind(row.site_id)
-                    .bind($crate::store::recovery::email_hash(&norm))
-                    .fetch_optional(&mut *$tx)
-                    .await?
-                    .is_some();
-                    if !suppressed {
-                        let completed = sqlx::query(
-                            "SELECT 1 AS x FROM events WHERE site_id = $1 AND session_id = $2 AND kind = 'checkout_completed' LIMIT 1",
-                        )
-                        .bind(row.site_id)
-                        .bind(&row.session_id)
-                        .fetch_optional(&mut *$tx)
-                        .await?
-                        .is_some();
+                    if let Some(completed) = $crate::store::recovery::contact_standing!($tx, row, &norm) {
                         let status = if completed { "recovered" } else { "pending" };
                         // The consent is refreshed; a new session replaces the
                         // context of the old one (what its survey answer and

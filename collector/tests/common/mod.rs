@@ -12,6 +12,13 @@ use sqlx::Connection;
 use steadycart_collector::{config::Config, http::app, keys, store::Db, AppState};
 use tower::ServiceExt;
 
+pub mod process;
+pub mod smtp;
+#[allow(unused_imports)]
+pub use process::{free_port, Collector};
+#[allow(unused_imports)]
+pub use smtp::{Inbox, Mode, Received};
+
 /// PostgreSQL server used for tests (a database is created per test).
 pub fn pg_admin_url() -> String {
     std::env::var("STEADYCART_TEST_PG")

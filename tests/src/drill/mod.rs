@@ -314,45 +314,18 @@ pub async fn run(o: &DrillOptions) -> anyhow::Result<DrillOutcome> {
     let ended = emails.iter().map(|d| d.at_ms + 1_000).fold(ended, i64::max);
 
     let events = stack.events().await?;
-    let answers: Value = stack
-        .http
-        .get(format!(
-            "{}/v1/admin/sites/{}/survey/answers?with_email=true&limit=1000",
-            stack.collector_url, stack.site_key
-        ))
-        .bearer_auth(&stack.admin_token)
-        .send()
-        .await?
-        .error_for_status()?
-        .json()
+    let answers = stack
+        .admin_get("survey/answers?with_email=true&limit=1000")
         .await?;
     let bucket_ms = phases.bucket.as_millis() as i64;
     let from = started.div_euclid(bucket_ms) * bucket_ms;
     let to = steadycart_collector::now_ms();
-    let signals: Value = stack
-        .http
-        .get(format!(
-            "{}/v1/admin/sites/{}/signals?from={from}&to={to}&step={bucket_ms}&series=error_rate,stall_rate,abandonment_rate,sessions,abandonments,calls,errors,stalls,completions",
-            stack.collector_url, stack.site_key
+    let signals = stack
+        .admin_get(&format!(
+            "signals?from={from}&to={to}&step={bucket_ms}&series=error_rate,stall_rate,abandonment_rate,sessions,abandonments,calls,errors,stalls,completions"
         ))
-        .bearer_auth(&stack.admin_token)
-        .send()
-        .await?
-        .error_for_status()?
-        .json()
         .await?;
-    let incidents: Value = stack
-        .http
-        .get(format!(
-            "{}/v1/admin/sites/{}/incidents",
-            stack.collector_url, stack.site_key
-        ))
-        .bearer_auth(&stack.admin_token)
-        .send()
-        .await?
-        .error_for_status()?
-        .json()
-        .await?;
+    let incidents = stack.admin_get("incidents").await?;
     let points = points(&signals);
     if o.progress {
         eprintln!(
@@ -486,19 +459,9 @@ pub async fn run(o: &DrillOptions) -> anyhow::Result<DrillOutcome> {
 /// The site's recovery contacts (admin export as JSON; a drill has far
 /// fewer than a page).
 async fn recovery_contacts(stack: &Stack) -> anyhow::Result<Vec<Value>> {
-    let page: Value = stack
-        .http
-        .get(format!(
-            "{}/v1/admin/sites/{}/recovery/contacts?limit=1000",
-            stack.collector_url, stack.site_key
-        ))
-        .bearer_auth(&stack.admin_token)
-        .send()
-        .await?
-        .error_for_status()?
-        .json()
-        .await?;
-    Ok(page["contacts"].as_array().cloned().unwrap_or_default())
+    stack
+        .admin_list("recovery/contacts?limit=1000", "contacts")
+        .await
 }
 
 /// `POST /api/checkout → 503` and the like.

@@ -147,19 +147,7 @@ pub async fn close_survey(browser: &Browser) -> anyhow::Result<()> {
 
 /// Stored survey answers of the site, through the admin API.
 pub async fn answers(stack: &Stack) -> anyhow::Result<Vec<Value>> {
-    let page: Value = stack
-        .http
-        .get(format!(
-            "{}/v1/admin/sites/{}/survey/answers",
-            stack.collector_url, stack.site_key
-        ))
-        .bearer_auth(&stack.admin_token)
-        .send()
-        .await?
-        .error_for_status()?
-        .json()
-        .await?;
-    Ok(page["answers"].as_array().cloned().unwrap_or_default())
+    stack.admin_list("survey/answers", "answers").await
 }
 
 /// How many `survey_shown` events the collector stored.
