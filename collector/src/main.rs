@@ -103,6 +103,10 @@ struct RecoveryArgs {
     /// SMTP password (prefer the environment variable).
     #[arg(long)]
     smtp_password: Option<String>,
+    /// PEM file of root certificates to trust for the SMTP server's TLS certificate
+    /// besides the built-in ones (private CA, self-signed relay); needs smtps:// or ?tls=required.
+    #[arg(long)]
+    smtp_ca_file: Option<PathBuf>,
     /// Directory for .eml files when no SMTP server is set (default <data dir>/recovery-mail).
     #[arg(long)]
     recovery_mail_dir: Option<PathBuf>,
@@ -144,6 +148,10 @@ impl RecoveryArgs {
         c.smtp_url = self.smtp_url.or(c.smtp_url.take());
         c.smtp_username = self.smtp_username.or(c.smtp_username.take());
         c.smtp_password = self.smtp_password.or(c.smtp_password.take());
+        c.smtp_ca_file = self
+            .smtp_ca_file
+            .map(|p| p.display().to_string())
+            .or(c.smtp_ca_file.take());
         c.mail_dir = self
             .recovery_mail_dir
             .map(|p| p.display().to_string())

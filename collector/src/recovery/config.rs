@@ -38,6 +38,12 @@ pub struct RecoveryConfig {
     /// SMTP password (overrides the URL's). Never shown in `Debug`.
     #[serde(with = "crate::config::file::opt_string")]
     pub smtp_password: Option<String>,
+    /// PEM file of root certificates trusted for the SMTP server's TLS
+    /// certificate besides the built-in ones (a private CA, a self-signed
+    /// relay); only with `smtps://` or `?tls=required|opportunistic`. The
+    /// certificate and host name are always verified. Default none.
+    #[serde(with = "crate::config::file::opt_string")]
+    pub smtp_ca_file: Option<String>,
     /// Timeout of one SMTP conversation. Default 30 s.
     #[serde(with = "crate::config::file::duration")]
     pub smtp_timeout: Duration,
@@ -79,6 +85,7 @@ impl Default for RecoveryConfig {
             smtp_url: None,
             smtp_username: None,
             smtp_password: None,
+            smtp_ca_file: None,
             smtp_timeout: Duration::from_secs(30),
             mail_dir: None,
             token_secret: None,
@@ -118,6 +125,7 @@ impl fmt::Debug for RecoveryConfig {
             )
             .field("smtp_username", &self.smtp_username)
             .field("smtp_password", &redacted(&self.smtp_password))
+            .field("smtp_ca_file", &self.smtp_ca_file)
             .field("smtp_timeout", &self.smtp_timeout)
             .field("mail_dir", &self.mail_dir)
             .field("token_secret", &redacted(&self.token_secret))

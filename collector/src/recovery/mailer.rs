@@ -14,10 +14,17 @@
 //! it; a session that ended without trouble cancels it. The email is in the
 //! shopper's language (recorded per session at ingest from
 //! `Accept-Language`) when the site has emails in it, else the site's.
-//! Temporary SMTP failures (connection refused, 4xx) are retried with
-//! exponential backoff up to `max_attempts`; permanent rejections (5xx)
-//! are recorded on the row (`failed`) and the contact (`bounced`), never
-//! retried. Error text is stored and logged with addresses scrubbed.
+//! Temporary SMTP failures (connection refused, 4xx, TLS, refused
+//! credentials) are retried with exponential backoff up to `max_attempts`;
+//! permanent rejections of the recipient or message (other 5xx) are
+//! recorded on the row (`failed`) and the contact (`bounced`), never
+//! retried (see [`super::smtp::classify`]). Error text is stored and logged
+//! with addresses scrubbed.
+//!
+//! On shutdown the email being sent finishes (bounded by `smtp_timeout`)
+//! and the rows claimed but not yet attempted are handed back (claim and
+//! attempt undone), so another instance or the next start sends them at
+//! once instead of after the claim expires.
 
 use std::{path::PathBuf, time::Duration};
 
@@ -26,7 +33,6 @@ use lettre::{
         header::{HeaderName, HeaderValue},
         Mailbox, MultiPart,
     },
-    transport::smtp::authentication::Credentials,
     AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor,
 };
 use sqlx::Row;
@@ -37,6 +43,7 @@ use super::{
     config::RecoveryConfig,
     headers::{list_unsubscribe, message_id, LIST_UNSUBSCRIBE_POST},
     settings::SiteSettings,
+    smtp::Failure,
     template::{CartLine, EmailContext, Locale},
     token::{Claims, Purpose, TokenSigner},
 };
@@ -56,9 +63,9 @@ const TROUBLE_RECHECK: Duration = Duration::from_secs(300);
 /// Why the mailer could not be set up.
 #[derive(Debug, thiserror::Error)]
 pub enum MailerError {
-    /// The SMTP URL is not usable.
-    #[error("invalid SMTP URL: {0}")]
-    SmtpUrl(String),
+    /// The SMTP settings are not usable (URL, CA file).
+    #[error(transparent)]
+    Smtp(#[from] super::smtp::TransportError),
     /// The database failed (loading the signing secret).
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -159,27 +166,7 @@ impl Mailer {
         public_url: String,
     ) -> Result<Mailer, MailerError> {
         let delivery = match &cfg.smtp_url {
-            Some(url) if !url.is_empty() => {
-                let mut b = AsyncSmtpTransport::<Tokio1Executor>::from_url(url)
-                    .map_err(|e| MailerError::SmtpUrl(scrub(&e.to_string())))?;
-                if cfg.smtp_username.is_some() || cfg.smtp_password.is_some() {
-                    let parsed = url::Url::parse(url).ok();
-                    let user = cfg.smtp_username.clone().unwrap_or_else(|| {
-                        parsed
-                            .as_ref()
-                            .map(|u| u.username().to_string())
-                            .unwrap_or_default()
-                    });
-                    let pass = cfg.smtp_password.clone().unwrap_or_else(|| {
-                        parsed
-                            .as_ref()
-                            .and_then(|u| u.password().map(String::from))
-                            .unwrap_or_default()
-                    });
-                    b = b.credentials(Credentials::new(user, pass));
-                }
-                Delivery::Smtp(b.timeout(Some(cfg.smtp_timeout)).build())
-            }
+            Some(url) if !url.is_empty() => Delivery::Smtp(super::smtp::transport(&cfg, url)?),
             _ => Delivery::Files(mail_dir(&cfg, data_dir)),
         };
         let signer = signer(&db, &cfg).await?;
@@ -221,20 +208,56 @@ impl Mailer {
 
     /// Send every due email. Returns how many were sent.
     pub async fn deliver_due(&self, now: i64) -> Result<usize, StoreError> {
+        self.deliver_due_until(now, &|| false).await
+    }
+
+    /// [`Mailer::deliver_due`] for a shutting-down instance: `stopping` is
+    /// asked before each attempt, and once it says yes the rows claimed but
+    /// not yet attempted are released (claim and attempt count undone).
+    /// The attempt in flight finishes first, so an email is never cut off
+    /// half-sent, nor left claimed for the claim's 90 s.
+    pub async fn deliver_due_until(
+        &self,
+        now: i64,
+        stopping: &(dyn Fn() -> bool + Sync),
+    ) -> Result<usize, StoreError> {
         let mut sent = 0;
         loop {
+            if stopping() {
+                return Ok(sent);
+            }
             let batch = self.claim(now).await?;
             if batch.is_empty() {
                 return Ok(sent);
             }
-            for c in batch {
-                let outcome = self.attempt(&c, now).await?;
+            for (k, c) in batch.iter().enumerate() {
+                if stopping() {
+                    self.release(&batch[k..]).await?;
+                    return Ok(sent);
+                }
+                let outcome = self.attempt(c, now).await?;
                 if matches!(outcome, Outcome::Sent(_)) {
                     sent += 1;
                 }
-                self.record(&c, outcome, now).await?;
+                self.record(c, outcome, now).await?;
             }
         }
+    }
+
+    /// Hand claimed rows back untried: due again at once for any instance.
+    async fn release(&self, rows: &[Claimed]) -> Result<(), StoreError> {
+        for c in rows {
+            on_pool!(&self.db, pool => { sqlx::query("UPDATE recovery_outbox SET claimed_until = 0, attempts = attempts - 1 \
+                                                      WHERE id = $1 AND status = 'queued'")
+                .bind(c.id).execute(pool).await?; });
+        }
+        if !rows.is_empty() {
+            tracing::info!(
+                released = rows.len(),
+                "recovery emails handed back on shutdown"
+            );
+        }
+        Ok(())
     }
 
     /// Store what became of `c`. A retry or postponement is due after the
@@ -437,8 +460,10 @@ impl Mailer {
             Delivery::Smtp(smtp) => {
                 match tokio::time::timeout(self.cfg.smtp_timeout, smtp.send(message)).await {
                     Ok(Ok(_)) => Outcome::Sent(mid),
-                    Ok(Err(e)) if e.is_permanent() => Outcome::Reject(scrub(&format!("SMTP: {e}"))),
-                    Ok(Err(e)) => Outcome::Retry(scrub(&format!("SMTP: {e}"))),
+                    Ok(Err(e)) => match super::smtp::classify(&e) {
+                        Failure::Permanent(why) => Outcome::Reject(why),
+                        Failure::Temporary(why) => Outcome::Retry(why),
+                    },
                     Err(_) => Outcome::Retry("SMTP: no answer within the timeout".into()),
                 }
             }
@@ -510,6 +535,8 @@ async fn write_eml(
 #[derive(Debug)]
 pub struct MailerTask {
     stop: watch::Sender<bool>,
+    /// How long [`MailerTask::stop`] waits for the loop.
+    grace: Duration,
     handle: Option<JoinHandle<()>>,
 }
 
@@ -517,11 +544,13 @@ impl MailerTask {
     /// Run `mailer` every `tick` until stopped; prune old contacts hourly.
     pub fn spawn(mailer: Mailer) -> MailerTask {
         let (stop, mut stopped) = watch::channel(false);
+        let grace = mailer.cfg.smtp_timeout + Duration::from_secs(5);
         let handle = tokio::spawn(async move {
             let mut last_prune = 0i64;
             loop {
                 let now = crate::now_ms();
-                if let Err(e) = mailer.deliver_due(now).await {
+                let stopping = || *stopped.borrow();
+                if let Err(e) = mailer.deliver_due_until(now, &stopping).await {
                     tracing::error!(error = %e, "recovery mail delivery failed");
                 }
                 if now - last_prune > 3_600_000 {
@@ -546,15 +575,19 @@ impl MailerTask {
         });
         MailerTask {
             stop,
+            grace,
             handle: Some(handle),
         }
     }
 
-    /// Stop the loop and wait for it (an email being sent finishes first).
+    /// Stop the loop and wait for it: the email being sent finishes (at
+    /// most `smtp_timeout`, plus 5 s to record it and hand back the rest).
     pub async fn stop(mut self) {
         let _ = self.stop.send(true);
         if let Some(h) = self.handle.take() {
-            let _ = tokio::time::timeout(Duration::from_secs(35), h).await;
+            if tokio::time::timeout(self.grace, h).await.is_err() {
+                tracing::warn!("recovery mailer still sending at shutdown; its claimed emails wait for the claim to expire");
+            }
         }
     }
 }

@@ -15,12 +15,15 @@
 //! - [`headers`]: RFC 8058 one-click unsubscribe headers and Message-IDs.
 //! - [`export_csv`]: the CSV export with formula-injection neutralisation.
 //! - [`mailer`]: the outbox sender (SMTP via lettre, or `.eml` files).
+//! - [`smtp`]: the SMTP transport (TLS modes, extra trusted roots,
+//!   credentials) and which SMTP failures are retried.
 
 pub mod config;
 pub mod export_csv;
 pub mod headers;
 pub mod mailer;
 pub mod settings;
+pub mod smtp;
 pub mod template;
 pub mod token;
 
