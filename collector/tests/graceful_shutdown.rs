@@ -8,6 +8,14 @@
 //! afterwards sends them within seconds instead of after the 60 s claim;
 //! every notification arrives exactly once. (That accepted events are
 //! flushed by the same SIGTERM is `kill9_durability.rs::sigterm_drains_and_exits_*`.)
+//!
+//! The recovery mailer the same way: five emails fall due together and the
+//! SMTP server takes 1.5 s to accept each; SIGTERM while the first is being
+//! sent. The process exits 0 within the bound; that email is accepted once
+//! and recorded as sent; the four claimed with it are handed back (claim
+//! and attempt undone) instead of staying claimed for 90 s; a collector
+//! started afterwards sends them at once, and every shopper gets exactly
+//! one email.
 
 mod common;
 
@@ -16,7 +24,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use common::*;
+use common::{recovery::*, *};
 use sqlx::Row;
 use steadycart_collector::{notify::NotifierConfig, signals::store, store::Db};
 
@@ -207,5 +215,115 @@ async fn sigterm_finishes_the_send_in_flight_and_hands_back_the_rest_sqlite() {
 async fn sigterm_finishes_the_send_in_flight_and_hands_back_the_rest_postgres() {
     let t = TestDb::postgres().await;
     drains(&t).await;
+    t.cleanup().await;
+}
+
+// ---------------------------------------------------------- recovery mailer
+
+const EMAILS: u32 = 5;
+
+/// A collector sending recovery emails to `smtp`, due 1 s after the answer.
+fn mailing(db_url: &str, smtp: &str, data: &std::path::Path) -> Collector {
+    Collector::spawn([
+        "--database-url",
+        db_url,
+        "--signals-disabled",
+        "--data-dir",
+        &data.display().to_string(),
+        "--smtp-url",
+        smtp,
+        "--recovery-public-url",
+        "http://collector.test",
+        "--recovery-delay-ms",
+        "1000",
+        "--recovery-tick-ms",
+        "50",
+    ])
+}
+
+/// `(sent, queued and unclaimed with no attempt counted, other)` rows.
+async fn mail_states(db: &Db) -> (usize, usize, usize) {
+    let rows = outbox(db).await;
+    let sent = rows.iter().filter(|r| r.status == "sent").count();
+    let handed_back = rows
+        .iter()
+        .filter(|r| r.status == "queued" && r.claimed_until == 0 && r.attempts == 0)
+        .count();
+    (sent, handed_back, rows.len() - sent - handed_back)
+}
+
+async fn mailer_drains(t: &TestDb) {
+    let site = add_site(&t.db, ORIGIN).await;
+    let (inbox, smtp) = Inbox::start();
+    *inbox.data_delay.lock().unwrap() = Duration::from_millis(1500);
+    let data = tempfile::tempdir().unwrap();
+    let mut first = mailing(&t.url, &smtp, data.path()).ready().await;
+    // Every abandonment in one batch: their emails fall due together and
+    // are claimed in one round.
+    let events: Vec<serde_json::Value> = (1..=EMAILS)
+        .flat_map(|i| abandonment(i, &format!("shopper{i}@example.com")))
+        .collect();
+    seed_over_http(&first.url, &site, &events).await;
+    let started = Instant::now();
+    while *inbox.data_begun.lock().unwrap() == 0 {
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "no email was sent: {:?}",
+            outbox(&t.db).await
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    // One email is in flight: SIGTERM now.
+    let bound = Duration::from_secs(10);
+    let (took, status) = first.terminate(bound).await;
+    assert!(status.success(), "SIGTERM: exit {status}");
+    assert_eq!(inbox.mails().len(), 1, "the email in flight was completed");
+    assert_eq!(*inbox.data_begun.lock().unwrap(), 1, "no other begun");
+    assert_eq!(
+        mail_states(&t.db).await,
+        (1, EMAILS as usize - 1, 0),
+        "one sent, the rest handed back unclaimed: {:?}",
+        outbox(&t.db).await
+    );
+
+    // The next collector sends the rest at once (a claim would have held
+    // them for 90 s).
+    let mut second = mailing(&t.url, &smtp, data.path());
+    let restarted = Instant::now();
+    while mail_states(&t.db).await.0 < EMAILS as usize {
+        assert!(
+            restarted.elapsed() < Duration::from_secs(30),
+            "not all sent after the restart: {:?}",
+            outbox(&t.db).await
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let (second_took, status) = second.terminate(bound).await;
+    assert!(status.success(), "SIGTERM: exit {status}");
+    let mut to: Vec<String> = inbox.mails().iter().flat_map(|m| m.to.clone()).collect();
+    to.sort();
+    let expected: Vec<String> = (1..=EMAILS)
+        .map(|i| format!("shopper{i}@example.com"))
+        .collect();
+    assert_eq!(to, expected, "each shopper exactly one email");
+    eprintln!(
+        "SIGTERM mid-batch: exited in {took:?} (one email completed, {} handed back); \
+         restart sent the rest in {:?}; idle SIGTERM {second_took:?}",
+        EMAILS - 1,
+        restarted.elapsed()
+    );
+}
+
+#[tokio::test]
+async fn sigterm_mid_batch_completes_the_email_in_flight_and_hands_back_the_rest_sqlite() {
+    let t = TestDb::sqlite().await;
+    mailer_drains(&t).await;
+    t.cleanup().await;
+}
+
+#[tokio::test]
+async fn sigterm_mid_batch_completes_the_email_in_flight_and_hands_back_the_rest_postgres() {
+    let t = TestDb::postgres().await;
+    mailer_drains(&t).await;
     t.cleanup().await;
 }

@@ -13,6 +13,7 @@ use steadycart_collector::{config::Config, http::app, keys, store::Db, AppState}
 use tower::ServiceExt;
 
 pub mod process;
+pub mod recovery;
 pub mod smtp;
 #[allow(unused_imports)]
 pub use process::{free_port, Collector};
