@@ -125,23 +125,58 @@ pub fn transport(
         };
         b = b.tls(tls(tls_parameters(&host, ca_file)?));
     }
-    if cfg.smtp_username.is_some() || cfg.smtp_password.is_some() {
-        let parsed = url::Url::parse(url).ok();
-        let user = cfg.smtp_username.clone().unwrap_or_else(|| {
-            parsed
-                .as_ref()
-                .map(|u| u.username().to_string())
-                .unwrap_or_default()
-        });
-        let pass = cfg.smtp_password.clone().unwrap_or_else(|| {
-            parsed
-                .as_ref()
-                .and_then(|u| u.password().map(String::from))
-                .unwrap_or_default()
-        });
+    if let Some((user, pass)) = override_credentials(cfg, url) {
         b = b.credentials(Credentials::new(user, pass));
     }
     Ok(b.timeout(Some(cfg.smtp_timeout)).build())
+}
+
+/// The user and password when `smtp_username` or `smtp_password` is set
+/// (the other one from the URL, percent-decoded as lettre decodes them);
+/// `None` leaves the URL's credentials to lettre.
+fn override_credentials(cfg: &RecoveryConfig, url: &str) -> Option<(String, String)> {
+    if cfg.smtp_username.is_none() && cfg.smtp_password.is_none() {
+        return None;
+    }
+    let parsed = url::Url::parse(url).ok();
+    let user = cfg.smtp_username.clone().unwrap_or_else(|| {
+        parsed
+            .as_ref()
+            .map(|u| percent_decode(u.username()))
+            .unwrap_or_default()
+    });
+    let pass = cfg.smtp_password.clone().unwrap_or_else(|| {
+        parsed
+            .as_ref()
+            .and_then(|u| u.password().map(percent_decode))
+            .unwrap_or_default()
+    });
+    Some((user, pass))
+}
+
+/// `%XX` escapes of a URL's user info decoded (invalid ones kept as is).
+fn percent_decode(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        let hex = |c: u8| (c as char).to_digit(16);
+        match (
+            b[i],
+            b.get(i + 1).copied().and_then(hex),
+            b.get(i + 2).copied().and_then(hex),
+        ) {
+            (b'%', Some(h), Some(l)) => {
+                out.push((h * 16 + l) as u8);
+                i += 3;
+            }
+            (c, _, _) => {
+                out.push(c);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// What an SMTP failure means for the email.
@@ -228,6 +263,31 @@ mod tests {
         std::fs::write(&empty, "not a certificate").unwrap();
         let e = transport(&cfg(Some(empty.to_str().unwrap())), url).unwrap_err();
         assert!(e.to_string().contains("no PEM certificate"), "{e}");
+    }
+
+    #[test]
+    fn an_overridden_user_or_password_keeps_the_other_from_the_url_decoded() {
+        let url = "smtp://us%40er:p%40ss%2Fw%25rd@relay.test:587?tls=required";
+        let with = |user: Option<&str>, pass: Option<&str>| {
+            override_credentials(
+                &RecoveryConfig {
+                    smtp_username: user.map(String::from),
+                    smtp_password: pass.map(String::from),
+                    ..RecoveryConfig::default()
+                },
+                url,
+            )
+        };
+        assert_eq!(with(None, None), None, "lettre takes the URL's");
+        assert_eq!(
+            with(Some("other"), None),
+            Some(("other".into(), "p@ss/w%rd".into()))
+        );
+        assert_eq!(
+            with(None, Some("new pass")),
+            Some(("us@er".into(), "new pass".into()))
+        );
+        assert_eq!(percent_decode("a%zz%4"), "a%zz%4");
     }
 
     #[test]
