@@ -277,12 +277,23 @@ async fn mailer_drains(t: &TestDb) {
     let bound = Duration::from_secs(10);
     let (took, status) = first.terminate(bound).await;
     assert!(status.success(), "SIGTERM: exit {status}");
-    assert_eq!(inbox.mails().len(), 1, "the email in flight was completed");
-    assert_eq!(*inbox.data_begun.lock().unwrap(), 1, "no other begun");
+    // Normally exactly one was begun; a test thread starved for longer
+    // than one email (1.5 s) lets the mailer begin the next before the
+    // signal, which must be completed just the same.
+    let begun = *inbox.data_begun.lock().unwrap() as usize;
+    assert!(
+        (1..EMAILS as usize).contains(&begun),
+        "SIGTERM did not land mid-batch: {begun} begun"
+    );
+    assert_eq!(
+        inbox.mails().len(),
+        begun,
+        "the email in flight was completed"
+    );
     assert_eq!(
         mail_states(&t.db).await,
-        (1, EMAILS as usize - 1, 0),
-        "one sent, the rest handed back unclaimed: {:?}",
+        (begun, EMAILS as usize - begun, 0),
+        "sent what was begun, the rest handed back unclaimed: {:?}",
         outbox(&t.db).await
     );
 
@@ -307,9 +318,9 @@ async fn mailer_drains(t: &TestDb) {
         .collect();
     assert_eq!(to, expected, "each shopper exactly one email");
     eprintln!(
-        "SIGTERM mid-batch: exited in {took:?} (one email completed, {} handed back); \
+        "SIGTERM mid-batch: exited in {took:?} ({begun} email completed, {} handed back); \
          restart sent the rest in {:?}; idle SIGTERM {second_took:?}",
-        EMAILS - 1,
+        EMAILS as usize - begun,
         restarted.elapsed()
     );
 }
