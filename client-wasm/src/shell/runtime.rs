@@ -20,7 +20,7 @@ use crate::{
     config::{self, idx, Config},
     delivery::SessionCount,
     fallback::{Change, FallbackBoard},
-    funnel::Funnel,
+    funnel::{Completion, Funnel},
     outbox::Outbox,
     remote::{apply as apply_remote_config, Applied},
     rules::{self, strip_query},
@@ -598,7 +598,12 @@ impl Runtime {
             Ending::Response(s) | Ending::AppError(s) if s > 0 => Some(s),
             _ => None,
         };
-        if let Some(e) = self.funnel.on_call_end(role, &p.method, outcome) {
+        let completion =
+            Completion::for_rules(self.config.rules.iter().any(|r| r.role == Role::Payment));
+        if let Some(e) = self
+            .funnel
+            .on_call_end(role, &p.method, outcome, completion)
+        {
             self.funnel_event(e);
         }
         self.survey_on_call(role, outcome, &p.method, &p.url, status);
