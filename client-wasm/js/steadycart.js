@@ -53,6 +53,372 @@ const warn = (...args) => {
   } catch (_) {}
 };
 
+// ---- Watching fetch and XMLHttpRequest ----------------------------------
+// The wrappers live here, in the loader, because this is the one file that
+// runs before the wasm has loaded: installed at script start, they keep what
+// the page's calls do (start, response, failure, each with its time) in a
+// queue, which the wasm takes over once it runs (`attach`, through
+// `snippets/…/js/shim.js`). Later the same queue takes the hook calls off the
+// page's path: they are handed to the wasm in one batch a little later
+// (`BATCH_MS`), at once when the page hides or leaves, and before a stall
+// notice or an API call. If the wasm never attaches, the queue is dropped and
+// the originals go back.
+//
+// Why JavaScript and not Rust: the wrappers must behave exactly like the
+// originals even if our wasm traps. Every call into the hooks runs inside
+// `guard`, which swallows our exceptions (the call is then simply not
+// watched; after MAX_ERRORS of them the wrappers become pure pass-throughs);
+// the page's own values (the promise, the Response, thrown errors, `this`,
+// `arguments`) are handed back untouched. All decisions (which calls matter,
+// what an outcome means) live in Rust.
+//
+// The hooks object (built in src/shell/runtime.rs); `at` is the moment the
+// thing happened (`Date.now()`), which may be a little before the call:
+//   start(method, url, body, at) -> token | undefined   a call begins;
+//       `body` is the request body if it is a string; undefined = not watched.
+//   bodyCap(token, status?) -> bytes    > 0 when the role wants a small JSON
+//       response body (opt-in `app_error`, cart snapshots); fetch passes the
+//       status, kept in case the page leaves before the body is read.
+//   end(token, status, body, at)   a response arrived; `body` is the text
+//       (fetch: from a clone()) or the XHR's `response`, or undefined.
+//   fail(token, aborted, at)   network error / timeout, or aborted by the page.
+//   route(path)   a single-page app changed its route: history.pushState /
+//       replaceState (after the original ran) or popstate.
+//   substitute(token, promise, signal) -> promise | undefined   SEAM for
+//       stale-if-error, for watched GET fetches (see shim.js, serveStale).
+//   keep(url, status, headers, body), staleFor(status, aborted)   its helpers.
+// and plain values:
+//   prefixes: URL prefixes (origin + literal path start) a watched call's
+//       absolute URL starts with; calls matching none never reach the wasm.
+//   inspect: some role may want response bodies (bodyCap is worth asking).
+//   stale: some rule opted in to stale-if-error (substitute is worth asking).
+const W = Symbol.for("steadycart.watch");
+const MARKER = "__steadycart";
+const MAX_ERRORS = 3;
+// Calls started before the wasm runs that are kept for it; later ones are
+// not watched (a page whose wasm never comes keeps a bounded queue).
+const MAX_EARLY = 64;
+// How long hook calls may wait in the queue, ms (stall notices are timed
+// from each call's own start, not from when the wasm sees it).
+const BATCH_MS = 50;
+
+const methodOf = (input, init) =>
+  init && init.method
+    ? String(init.method).toUpperCase()
+    : input && typeof input === "object" && input.method
+      ? String(input.method).toUpperCase()
+      : "GET";
+
+function urlOf(input) {
+  const raw = typeof input === "string" ? input : input && (input.href || input.url);
+  try {
+    return new URL(String(raw), location.href).href;
+  } catch (_) {
+    return String(raw);
+  }
+}
+
+const signalOf = (input, init) => (init && init.signal) || (input && typeof input === "object" && input.signal) || null;
+
+// A small JSON body we may read from a clone: declared length under the cap,
+// JSON content type. Streamed bodies (no Content-Length) are never cloned.
+function smallJson(headers, cap) {
+  const type = headers("content-type") || "";
+  const len = Number(headers("content-length"));
+  return cap > 0 && /json/i.test(type) && len > 0 && len <= cap;
+}
+
+// Install the wrappers (once per page: a second copy of the tag finds them).
+// Returns their state, or null when already installed.
+function watch() {
+  const g = globalThis;
+  if (g[W] || g[MARKER]) return null;
+  const S = { disabled: false, off: false, errors: 0, fetch: g.fetch, hooks: null, q: [], early: 0, due: 0 };
+  Object.defineProperty(g, W, { value: S, configurable: true });
+
+  // `late`: the call was already under way, so finish watching it even if
+  // the snippet was uninstalled meanwhile (only internal errors stop it).
+  const guard = (f, late) => {
+    if (S.disabled || (S.off && !late)) return undefined;
+    try {
+      return f();
+    } catch (e) {
+      if (++S.errors >= MAX_ERRORS) S.disabled = true;
+      warn("internal error, call not watched:", e);
+      return undefined;
+    }
+  };
+  S.guard = guard;
+  // Observe a promise on the side; the derived promise never rejects, so no
+  // extra `unhandledrejection` reaches the page.
+  const observe = (p, ok, err) => guard(() => p.then((v) => guard(() => ok(v), 1), (e) => guard(() => err(e), 1)), 1);
+
+  // The queue: [kind, record, a, b, c, at]; kinds 0 start, 1 end, 2 fail,
+  // 3 route. A record is one watched call; `t` is its wasm token.
+  const drain = () => {
+    const h = S.hooks;
+    if (!h) return;
+    clearTimeout(S.due);
+    S.due = 0;
+    const q = S.q;
+    S.q = [];
+    for (const [kind, rec, a, b, c, at] of q) {
+      guard(() => {
+        if (kind === 0) rec.t = h.start(a, b, c, at);
+        else if (kind === 3) h.route(a);
+        else if (rec.t !== undefined) {
+          if (kind === 1) h.end(rec.t, a, b, at);
+          else h.fail(rec.t, a, at);
+          rec.t = undefined;
+        }
+      }, 1);
+    }
+  };
+  const push = (kind, rec, a, b, c) => {
+    S.q.push([kind, rec, a, b, c, Date.now()]);
+    if (S.hooks && !S.due) S.due = setTimeout(() => guard(drain, 1), BATCH_MS);
+  };
+  S.drain = () => guard(drain, 1);
+  // A call begins: a record if it may be watched.
+  const begin = (method, url, body) => {
+    if (S.hooks) {
+      if (!S.prefixes.some((p) => url.startsWith(p))) return undefined;
+    } else if (++S.early > MAX_EARLY) return undefined;
+    const rec = {};
+    push(0, rec, method, url, typeof body === "string" ? body : undefined);
+    return rec;
+  };
+  // The call's ending, once.
+  const end = (rec, status, body) => {
+    if (rec.done) return;
+    rec.done = 1;
+    push(1, rec, status, body);
+  };
+  const fail = (rec, aborted) => {
+    if (rec.done) return;
+    rec.done = 1;
+    push(2, rec, aborted);
+  };
+  // The wasm token of a record, now (only where a decision needs it).
+  const token = (rec) => {
+    drain();
+    return rec.t;
+  };
+  // How much of the response body the wasm wants (0 when it never does).
+  const cap = (rec, status) => {
+    if (!S.inspect) return 0;
+    const t = token(rec);
+    return t === undefined ? 0 : S.hooks.bodyCap(t, status);
+  };
+
+  const origFetch = S.fetch;
+  if (typeof origFetch === "function") {
+    // One declared parameter, like the native fetch (`fetch.length === 1`).
+    const fetch = function fetch(input) {
+      const init = arguments[1];
+      let method, rec;
+      guard(() => {
+        method = methodOf(input, init);
+        rec = begin(method, urlOf(input), init && init.body);
+      });
+      // The page gets the original promise itself; we observe on the side.
+      const promise = origFetch.apply(g, arguments);
+      if (rec === undefined) return promise;
+      observe(
+        promise,
+        (response) => {
+          const status = response.status;
+          const bytes = cap(rec, status);
+          if (!(bytes && response.ok && smallJson((h) => response.headers.get(h), bytes))) return end(rec, status);
+          const read = response.clone().text();
+          const late = new Promise((r) => setTimeout(r, 1000));
+          observe(Promise.race([read, late]), (text) => end(rec, status, text), () => end(rec, status));
+        },
+        () => {
+          const signal = signalOf(input, init);
+          fail(rec, !!(signal && signal.aborted));
+        },
+      );
+      if (method === "GET" && S.stale) {
+        const other = guard(() => {
+          const t = token(rec);
+          return t === undefined ? undefined : S.hooks.substitute(t, promise, signalOf(input, init));
+        }, 1);
+        if (other && typeof other.then === "function") return other;
+      }
+      return promise;
+    };
+    g.fetch = fetch;
+    S.wrappedFetch = fetch;
+  }
+
+  const proto = g.XMLHttpRequest && g.XMLHttpRequest.prototype;
+  if (proto) {
+    const records = new WeakMap();
+    const open = proto.open;
+    const send = proto.send;
+    // A re-opened XHR cancels its request without any event: report it.
+    const cancel = (x) => {
+      const rec = x.rec;
+      x.rec = undefined;
+      if (rec) fail(rec, true);
+    };
+    proto.open = function (method, url) {
+      guard(() => {
+        const x = records.get(this) || { listening: false, how: 0 };
+        cancel(x);
+        x.method = String(method).toUpperCase();
+        x.url = urlOf(url);
+        records.set(this, x);
+      });
+      return open.apply(this, arguments);
+    };
+    proto.send = function (body) {
+      const xhr = this;
+      guard(() => {
+        const x = records.get(xhr);
+        if (!x) return;
+        cancel(x);
+        x.rec = begin(x.method, x.url, body);
+        x.how = 0;
+        if (x.rec === undefined || x.listening) return;
+        x.listening = true;
+        // 1: network error, 2: aborted, 3: timed out.
+        xhr.addEventListener("error", () => (x.how = 1));
+        xhr.addEventListener("abort", () => (x.how = 2));
+        xhr.addEventListener("timeout", () => (x.how = 3));
+        // Report at DONE with a status (some libraries abort completed
+        // requests), else at loadend.
+        const done = () => {
+          const rec = x.rec;
+          if (rec === undefined || x.how !== 0 || xhr.readyState !== 4 || !(xhr.status > 0)) return;
+          x.rec = undefined;
+          const type = xhr.responseType;
+          const bytes = xhr.status < 300 ? cap(rec) : 0;
+          let body;
+          if (bytes && smallJson((h) => xhr.getResponseHeader(h), bytes)) {
+            if (type === "json") body = xhr.response;
+            else if (type === "" || type === "text") body = xhr.responseText;
+          }
+          end(rec, xhr.status, body);
+        };
+        xhr.addEventListener("readystatechange", () => guard(done, 1));
+        xhr.addEventListener("loadend", () =>
+          guard(() => {
+            done();
+            const rec = x.rec;
+            x.rec = undefined;
+            if (rec !== undefined) fail(rec, x.how === 2);
+          }, 1),
+        );
+      });
+      return send.apply(this, arguments);
+    };
+    S.proto = proto;
+    S.open = open;
+    S.send = send;
+    S.wrappedOpen = proto.open;
+    S.wrappedSend = proto.send;
+  }
+
+  // SPA routing: the History API's own methods, wrapped on the history
+  // object (the prototype stays untouched), and popstate.
+  const hist = g.history;
+  if (hist) {
+    const route = () => guard(() => S.hooks && push(3, null, location.pathname));
+    S.hist = [];
+    for (const name of ["pushState", "replaceState"]) {
+      const orig = hist[name];
+      if (typeof orig !== "function") continue;
+      const own = Object.prototype.hasOwnProperty.call(hist, name);
+      // Same name and length as the native method.
+      const wrapped = {
+        [name](data, unused) {
+          const result = orig.apply(this, arguments);
+          route();
+          return result;
+        },
+      }[name];
+      hist[name] = wrapped;
+      S.hist.push([name, orig, wrapped, own]);
+    }
+    g.addEventListener("popstate", route);
+    S.route = route;
+  }
+
+  // The page hides or leaves: the wasm must see every call first (these
+  // listeners come before the wasm's own).
+  const now = () => S.drain();
+  g.addEventListener("pagehide", now);
+  if (typeof document !== "undefined") document.addEventListener("visibilitychange", now);
+
+  // Remove the wrappers (also `window.__steadycart.uninstall()`). Originals
+  // are restored only where nobody wrapped after us; elsewhere our wrappers
+  // stay as pure pass-throughs. True when everything was restored.
+  S.uninstall = () => {
+    S.off = true;
+    let all = true;
+    if (S.wrappedFetch) {
+      if (g.fetch === S.wrappedFetch) g.fetch = S.fetch;
+      else all = false;
+    }
+    if (S.proto) {
+      if (S.proto.open === S.wrappedOpen) S.proto.open = S.open;
+      else all = false;
+      if (S.proto.send === S.wrappedSend) S.proto.send = S.send;
+      else all = false;
+    }
+    for (const [name, orig, wrapped, own] of S.hist || []) {
+      if (hist[name] !== wrapped) {
+        all = false;
+        continue;
+      }
+      if (own) hist[name] = orig;
+      else delete hist[name];
+    }
+    if (S.route) g.removeEventListener("popstate", S.route);
+    return all;
+  };
+  // The wasm takes over (called through shim.js while it starts): the
+  // queued calls are replayed once its start has returned. Returns the
+  // original fetch, for the snippet's own requests, or null when another
+  // copy already took over.
+  S.attach = (hooks) => {
+    if (S.hooks || S.off || S.disabled) return null;
+    S.hooks = hooks;
+    S.prefixes = hooks.prefixes || [""];
+    S.inspect = !!hooks.inspect;
+    S.stale = !!hooks.stale && typeof hooks.substitute === "function";
+    S.early = 0;
+    Object.defineProperty(g, MARKER, { value: S, configurable: true });
+    S.due = setTimeout(S.drain, 0);
+    return origFetch || null;
+  };
+  // The wasm never came (or stayed out of the way): drop the queue, put the
+  // originals back and forget us, so the page is as it was.
+  S.abandon = () => {
+    if (S.hooks) return;
+    S.q = [];
+    g.removeEventListener("pagehide", now);
+    if (typeof document !== "undefined") document.removeEventListener("visibilitychange", now);
+    if (S.uninstall()) delete g[W];
+  };
+  return S;
+}
+
+// Our wrappers' state when this copy of the loader installed them.
+let watching = null;
+// Give the wrappers up unless the wasm took them over.
+const abandon = () => {
+  if (watching) watching.abandon();
+  if (watching && !watching.hooks) watching = null;
+};
+// Hook calls still queued go to the wasm first (API calls come after them).
+const drainHooks = () => {
+  const s = globalThis[W];
+  if (s && s.drain) s.drain();
+};
+
 let core = null; // the wasm module, once running
 let phase = "idle"; // idle | starting | running | failed | removed
 let queue = []; // calls made before the snippet runs
@@ -82,6 +448,7 @@ async function loadCore() {
 
 function started(c, ok) {
   core = c;
+  abandon();
   if (phase === "removed") {
     if (ok) c.remove();
     return;
@@ -103,7 +470,10 @@ function started(c, ok) {
 // Run now when running, queue while starting; no-op when it failed.
 function run(f) {
   if (phase === "removed") throw new StateError("Steadycart was uninstalled from this page");
-  if (phase === "running") return f();
+  if (phase === "running") {
+    drainHooks();
+    return f();
+  }
   if (phase !== "failed") queue.push(f);
 }
 
@@ -123,6 +493,9 @@ export function init(config) {
     return Promise.reject(new StateError("Steadycart is already started on this page"));
   }
   phase = "starting";
+  try {
+    watching = watching || watch();
+  } catch (_) {}
   const pairs = [];
   const keys = {};
   for (const [key, value] of Object.entries(config)) {
@@ -140,6 +513,7 @@ export function init(config) {
         // A wrong option can be fixed and init called again.
         phase = code === "config" ? "idle" : "failed";
         if (code !== "config") queue = [];
+        abandon();
         throw code === "config"
           ? new ConfigError(message, keys[option] || option)
           : new StateError(message || String(e));
@@ -149,6 +523,7 @@ export function init(config) {
     (e) => {
       phase = "failed";
       queue = [];
+      abandon();
       throw new StateError("Steadycart could not load: " + ((e && e.message) || e));
     },
   );
@@ -247,6 +622,7 @@ export function resume() {
 /** Remove the snippet from this page: fetch, XHR and history are the page's own again. */
 export function uninstall() {
   if (phase === "running") core.remove();
+  else if (watching) watching.uninstall();
   phase = "removed";
   queue = [];
 }
@@ -318,10 +694,15 @@ const tag =
     document.querySelector("script[data-site]"));
 if (tag) {
   phase = "starting";
+  // Wrappers first, so the page's first calls are watched too.
+  try {
+    watching = watch();
+  } catch (_) {}
   loadCore().then(
     (c) => started(c, c.start(tag, here, emit)),
     (e) => {
       phase = "failed";
+      abandon();
       warn("not started:", (e && e.message) || e);
     },
   );

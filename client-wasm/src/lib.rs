@@ -25,8 +25,10 @@
 //! - [`persist`]: the localStorage record of undelivered events.
 //! - [`stale`]: stale-if-error for opted-in price calls (kept copies, TTL, budget).
 //! - `shell` (wasm32 only): the thin web-sys layer: hooks, UI, transport.
-//! - `js/shim.js`: the fetch/XHR wrappers themselves, guarded so an internal
-//!   error can never reach the page; `js/steadycart.js`: the loader.
+//! - `js/steadycart.js`: the loader and JS API, and the fetch/XHR wrappers
+//!   themselves (installed at script start, before the wasm loads; guarded so
+//!   an internal error can never reach the page); `js/shim.js`: the wasm's
+//!   handle on them (attach, uninstall, stale-if-error).
 #![deny(missing_docs)]
 
 pub mod classify;

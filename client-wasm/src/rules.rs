@@ -228,6 +228,25 @@ impl Rule {
     }
 }
 
+impl Rule {
+    /// What the absolute URL of every call this rule matches starts with:
+    /// the origin and the path up to its first wildcard (just the origin
+    /// for a regular expression). The page-side wrappers use it to leave
+    /// calls no rule could match out of the wasm altogether.
+    pub fn url_prefix(&self, page_origin: &str) -> String {
+        let origin = self.origin.as_deref().unwrap_or(page_origin);
+        let path = match &self.path {
+            PathPattern::Prefix(p) => p.as_str(),
+            PathPattern::Glob(g) => &g[..g.find('*').unwrap_or(g.len())],
+            PathPattern::Regex(_) => "",
+        };
+        let mut prefix = String::with_capacity(origin.len() + path.len());
+        prefix.push_str(origin);
+        prefix.push_str(path);
+        prefix
+    }
+}
+
 /// The role of the first rule matching the call, if any.
 pub fn role_of(rules: &[Rule], method: &str, url: &str, page_origin: &str) -> Option<Role> {
     rule_of(rules, method, url, page_origin).map(|r| r.role)
@@ -247,6 +266,39 @@ pub fn rule_of<'r>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_matching_url_starts_with_the_rule_prefix() {
+        let page = "https://shop.example";
+        let cases = [
+            ("POST /api/checkout", "https://shop.example/api/checkout/7"),
+            ("/api/cart", "https://shop.example/api/cart?x=1"),
+            ("GET /api/price/*", "https://shop.example/api/price/42"),
+            (
+                "https://prices.example/**/quote",
+                "https://prices.example/v1/a/quote",
+            ),
+            (
+                "re:^/api/v[0-9]+/price/",
+                "https://shop.example/api/v2/price/1",
+            ),
+        ];
+        for (rule, url) in cases {
+            let r = &parse_rules(Role::Price, rule).unwrap()[0];
+            let method = if rule.starts_with("POST") {
+                "POST"
+            } else {
+                "GET"
+            };
+            let call = split_url(url).unwrap();
+            assert!(r.matches(method, &call, page), "{rule} {url}");
+            assert!(url.starts_with(&r.url_prefix(page)), "{rule} {url}");
+        }
+        let r = &parse_rules(Role::Price, "GET /api/price/*").unwrap()[0];
+        assert_eq!(r.url_prefix(page), "https://shop.example/api/price/");
+        let r = &parse_rules(Role::Price, "re:^/x").unwrap()[0];
+        assert_eq!(r.url_prefix(page), page);
+    }
 
     const PAGE: &str = "https://shop.example";
 

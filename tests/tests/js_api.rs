@@ -307,17 +307,22 @@ async fn js_api_and_spa_routing() -> anyhow::Result<()> {
         "not while it is open"
     );
 
-    // pause(): new calls are not watched; resume(): they are again.
-    browser
-        .eval("Steadycart.pause(); fetch('/api/price/kbd-75?paused=1'); return true;")
-        .await?;
+    // pause(): new calls are not watched; resume(): they are again. (The
+    // page's own price calls at load are watched too: count from here.)
+    let paused_at = browser
+        .eval("Steadycart.pause(); fetch('/api/price/kbd-75?paused=1'); return Date.now();")
+        .await?
+        .as_f64()
+        .unwrap_or_default();
     tokio::time::sleep(Duration::from_millis(1500)).await;
     browser
         .eval("Steadycart.resume(); fetch('/api/price/kbd-75?resumed=1'); return true;")
         .await?;
     stack
         .wait_for_event("price call after resume", T, |e| {
-            e["type"] == "call" && e["role"] == "price"
+            e["type"] == "call"
+                && e["role"] == "price"
+                && e["ts"].as_f64().unwrap_or_default() >= paused_at + 1400.0
         })
         .await?;
     let price_calls: Vec<_> = stack
@@ -328,6 +333,7 @@ async fn js_api_and_spa_routing() -> anyhow::Result<()> {
             e["type"] == "call"
                 && e["role"] == "price"
                 && e["url"] == format!("{}/api/price/kbd-75", stack.store_url)
+                && e["ts"].as_f64().unwrap_or_default() >= paused_at
         })
         .collect();
     assert_eq!(

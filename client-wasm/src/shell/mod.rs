@@ -1,5 +1,5 @@
-//! The thin browser shell (wasm32 only): reads the script tag, installs the
-//! fetch/XHR hooks (`js/shim.js`), and feeds the pure modules with what the
+//! The thin browser shell (wasm32 only): reads the script tag, hands its
+//! hooks to the fetch/XHR wrappers (`js/shim.js`), and feeds the pure modules with what the
 //! page does. Nothing here decides anything the pure modules could.
 //!
 //! # Layout

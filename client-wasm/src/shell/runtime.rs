@@ -39,6 +39,7 @@ extern "C" {
     #[wasm_bindgen(catch)]
     fn install(hooks: &JsValue) -> Result<JsValue, JsValue>;
     fn uninstall();
+    fn drain();
     #[wasm_bindgen(js_name = serveStale)]
     fn serve_stale(
         live: &JsValue,
@@ -62,9 +63,13 @@ struct Pending {
     /// The response status while its small JSON body is still being read:
     /// a page leaving meanwhile ends the call with it.
     answered: Option<u16>,
-    /// Dropping it cancels the stall notice.
-    _stall: Timeout,
+    /// When the call stalls (ms since the epoch), if still pending.
+    deadline: f64,
 }
+
+/// sessionStorage writes (session touch, event count) wait this long, ms, so
+/// a burst of calls writes once; the page hiding or leaving writes at once.
+const PERSIST_MS: u32 = 1000;
 
 pub(super) struct Runtime {
     pub(super) config: Config,
@@ -75,6 +80,15 @@ pub(super) struct Runtime {
     /// a HashMap and as fast at this size.
     pending: Vec<(u32, Pending)>,
     next_token: u32,
+    /// One timer for every stall notice, due at the earliest deadline of
+    /// the calls under way (not one timer per call).
+    stall_timer: Option<(f64, Timeout)>,
+    /// The coming sessionStorage write, if one waits ([`PERSIST_MS`]).
+    persist: Option<Timeout>,
+    /// Event ids: a random prefix for this page and a counter (one random
+    /// draw per page, not per event).
+    id_prefix: String,
+    next_id: u32,
     board: FallbackBoard,
     hide_checks: [Option<Timeout>; 4],
     pub(super) funnel: Funnel,
@@ -175,18 +189,23 @@ pub(super) fn start(
     let (session, is_new) = session::resolve(stored, now, || format!("s_{}", page::random_hex(12)));
 
     // Hooks first: if another copy already installed itself, we stop here.
-    let hooks = hooks_object()?;
+    let page_origin = location.origin()?;
+    let hooks = hooks_object(&config, &page_origin)?;
     let original_fetch = install(&hooks)?;
     if original_fetch.is_null() {
         return Err(StartError::AlreadyStarted);
     }
     let transport = Transport::new(&config, original_fetch.unchecked_into());
     let mut runtime = Runtime {
-        page_origin: location.origin()?,
+        page_origin,
         page_path: location.pathname()?,
         session,
         pending: Vec::new(),
         next_token: 1,
+        stall_timer: None,
+        persist: None,
+        id_prefix: page::random_hex(12),
+        next_id: 0,
         board: FallbackBoard::default(),
         hide_checks: Default::default(),
         funnel: page::session_storage()
@@ -260,14 +279,33 @@ pub(super) fn kill_runtime() {
     }
 }
 
-/// The object `js/shim.js` calls (its header documents the contract):
-/// `start(method, url, body) -> token | undefined`, `bodyCap(token)`,
-/// `end(token, status, body)`, `fail(token, aborted)`. Page-lifetime closures.
-fn hooks_object() -> Result<JsValue, JsValue> {
+/// A timer running `f`. Both of the runtime's own timers go through this
+/// one closure type: each distinct closure type costs the wasm its glue.
+fn later(ms: u32, f: fn()) -> Timeout {
+    Timeout::new(ms, f)
+}
+
+/// The object the wrappers call (`watch` in `js/steadycart.js` documents
+/// the contract): `start(method, url, body, at) -> token | undefined`,
+/// `bodyCap(token)`, `end(token, status, body, at)`, `fail(token, aborted,
+/// at)`, and the values `prefixes` (what a watched call's URL starts with),
+/// `inspect` and `stale`. Page-lifetime closures.
+fn hooks_object(config: &Config, page_origin: &str) -> Result<JsValue, JsValue> {
     let hooks = js_sys::Object::new();
-    let start = Closure::<dyn FnMut(String, String, JsValue) -> JsValue>::new(
-        |method: String, url: String, body: JsValue| {
-            with_runtime(|rt| rt.on_start(method, url, &body))
+    let prefixes: js_sys::Array = config
+        .rules
+        .iter()
+        .map(|r| JsValue::from(r.url_prefix(page_origin)))
+        .collect();
+    js_sys::Reflect::set(&hooks, &"prefixes".into(), &prefixes)?;
+    let inspect =
+        config.app_error_field.is_some() || config.rules.iter().any(|r| r.role == Role::Cart);
+    js_sys::Reflect::set(&hooks, &"inspect".into(), &inspect.into())?;
+    let stale = config.rules.iter().any(|r| r.stale);
+    js_sys::Reflect::set(&hooks, &"stale".into(), &stale.into())?;
+    let start = Closure::<dyn FnMut(String, String, JsValue, f64) -> JsValue>::new(
+        |method: String, url: String, body: JsValue, at: f64| {
+            with_runtime(|rt| rt.on_start(method, url, &body, at))
                 .flatten()
                 .map_or(JsValue::UNDEFINED, JsValue::from)
         },
@@ -276,8 +314,8 @@ fn hooks_object() -> Result<JsValue, JsValue> {
         Closure::<dyn FnMut(u32, Option<u16>) -> u32>::new(|token: u32, status: Option<u16>| {
             with_runtime(|rt| rt.body_cap(token, status)).unwrap_or(0)
         });
-    let end =
-        Closure::<dyn FnMut(u32, u16, JsValue)>::new(|token: u32, status: u16, body: JsValue| {
+    let end = Closure::<dyn FnMut(u32, u16, JsValue, f64)>::new(
+        |token: u32, status: u16, body: JsValue, at: f64| {
             with_runtime(|rt| {
                 let is_cart = rt
                     .pending
@@ -300,16 +338,17 @@ fn hooks_object() -> Result<JsValue, JsValue> {
                 } else {
                     Ending::Response(status)
                 };
-                rt.on_end(token, ending)
+                rt.on_end(token, ending, at)
             });
-        });
-    let fail = Closure::<dyn FnMut(u32, bool)>::new(|token: u32, aborted: bool| {
+        },
+    );
+    let fail = Closure::<dyn FnMut(u32, bool, f64)>::new(|token: u32, aborted: bool, at: f64| {
         let ending = if aborted {
             Ending::Aborted
         } else {
             Ending::NetworkError
         };
-        with_runtime(|rt| rt.on_end(token, ending));
+        with_runtime(|rt| rt.on_end(token, ending, at));
     });
     js_sys::Reflect::set(&hooks, &"start".into(), start.as_ref())?;
     js_sys::Reflect::set(&hooks, &"bodyCap".into(), body_cap.as_ref())?;
@@ -377,6 +416,7 @@ fn install_page_listeners(window: &web_sys::Window) {
         with_runtime(|rt| {
             rt.end_answered();
             rt.record(EventBody::PageExit);
+            rt.persist_now();
             transport::flush_on_exit(rt, true);
         });
     });
@@ -385,7 +425,10 @@ fn install_page_listeners(window: &web_sys::Window) {
         let d = doc.clone();
         page::listen_forever(&doc, "visibilitychange", move |_| {
             if d.visibility_state() == web_sys::VisibilityState::Hidden {
-                with_runtime(|rt| transport::flush_on_exit(rt, false));
+                with_runtime(|rt| {
+                    rt.persist_now();
+                    transport::flush_on_exit(rt, false);
+                });
             }
         });
     }
@@ -404,7 +447,9 @@ fn install_page_listeners(window: &web_sys::Window) {
 }
 
 impl Runtime {
-    fn on_start(&mut self, method: String, url: String, body: &JsValue) -> Option<u32> {
+    /// A call began at `at` (ms since the epoch; the wrappers may report it
+    /// a little later).
+    fn on_start(&mut self, method: String, url: String, body: &JsValue, at: f64) -> Option<u32> {
         if self.paused || self.config.is_collector_url(&url) {
             return None;
         }
@@ -421,24 +466,28 @@ impl Runtime {
             });
         let token = self.next_token;
         self.next_token = self.next_token.wrapping_add(1).max(1);
-        let stall_ms = self.config.stall_ms[idx(role)];
-        let stall = Timeout::new(stall_ms, move || {
-            with_runtime(|rt| rt.on_stall(token));
-        });
+        let deadline = at + f64::from(self.config.stall_ms[idx(role)]);
         self.pending.push((
             token,
             Pending {
                 role,
                 url: strip_query(&url).to_string(),
                 method,
-                started: page::now(),
+                started: at,
                 stalled: false,
                 sku,
                 stale_url,
                 answered: None,
-                _stall: stall,
+                deadline,
             },
         ));
+        if self
+            .stall_timer
+            .as_ref()
+            .is_none_or(|(due, _)| deadline < *due)
+        {
+            self.arm_stall_timer(deadline);
+        }
         if let Some(e) = self.funnel.on_call_start(role) {
             self.funnel_event(e);
         }
@@ -500,8 +549,9 @@ impl Runtime {
             .iter()
             .filter_map(|(t, p)| p.answered.map(|s| (*t, s)))
             .collect();
+        let now = page::now();
         for (token, status) in answered {
-            self.on_end(token, Ending::Response(status));
+            self.on_end(token, Ending::Response(status), now);
         }
     }
 
@@ -559,6 +609,43 @@ impl Runtime {
         self.record(e);
     }
 
+    /// Set the stall timer for `due` (replacing an armed one).
+    fn arm_stall_timer(&mut self, due: f64) {
+        let wait = (due - page::now()).max(0.0).ceil() as u32;
+        let timer = later(wait, || {
+            // Endings the wrappers still queue come first: a call that has
+            // already ended must not be reported as stalled.
+            drain();
+            with_runtime(Runtime::on_stall_timer);
+        });
+        self.stall_timer = Some((due, timer));
+    }
+
+    /// The stall timer fired: every call past its deadline stalls; the
+    /// timer is set again for the next deadline, if a call is still under way.
+    fn on_stall_timer(&mut self) {
+        self.stall_timer = None;
+        let now = page::now();
+        let due: Vec<u32> = self
+            .pending
+            .iter()
+            .filter(|(_, p)| !p.stalled && p.deadline <= now)
+            .map(|(t, _)| *t)
+            .collect();
+        for token in due {
+            self.on_stall(token);
+        }
+        let next = self
+            .pending
+            .iter()
+            .filter(|(_, p)| !p.stalled)
+            .map(|(_, p)| p.deadline)
+            .fold(f64::INFINITY, f64::min);
+        if next.is_finite() {
+            self.arm_stall_timer(next);
+        }
+    }
+
     fn on_stall(&mut self, token: u32) {
         let Some((_, p)) = self.pending.iter_mut().find(|(t, _)| *t == token) else {
             return;
@@ -581,12 +668,13 @@ impl Runtime {
         self.apply_outcome(role, outcome);
     }
 
-    fn on_end(&mut self, token: u32, ending: Ending) {
+    /// A call ended at `at` (ms since the epoch).
+    fn on_end(&mut self, token: u32, ending: Ending, at: f64) {
         let Some(i) = self.pending.iter().position(|(t, _)| *t == token) else {
             return;
         };
         let (_, p) = self.pending.swap_remove(i);
-        let duration_ms = (page::now() - p.started).max(0.0) as u32;
+        let duration_ms = (at - p.started).max(0.0) as u32;
         let role = p.role;
         let outcome = classify(
             ending,
@@ -770,18 +858,23 @@ impl Runtime {
     pub(super) fn record(&mut self, body: EventBody) {
         let now = page::now();
         self.session.last_seen = now;
-        let storage = page::session_storage();
-        if let Some(s) = &storage {
-            let _ = s.set_item(SESSION_KEY, &self.session.to_stored());
+        if self.persist.is_none() {
+            self.persist = Some(later(PERSIST_MS, || {
+                with_runtime(Runtime::persist_now);
+            }));
         }
         if !self.count.admit(&self.session.id, &self.config.delivery) {
             return;
         }
-        if let Some(s) = &storage {
-            let _ = s.set_item(COUNT_KEY, &self.count.to_stored());
+        self.next_id = self.next_id.wrapping_add(1);
+        let mut id = self.id_prefix.clone();
+        for shift in (0..32).step_by(4).rev() {
+            id.push(char::from(
+                b"0123456789abcdef"[(self.next_id >> shift) as usize & 15],
+            ));
         }
         let event = Event {
-            id: page::random_hex(16),
+            id,
             ts: now as i64,
             session: self.session.id.clone(),
             page: Some(self.page_path.clone()),
@@ -790,6 +883,16 @@ impl Runtime {
         self.outbox.push(transport::encode_event(&event), now);
         let wait = self.outbox.ms_until_due(now).unwrap_or(0.0);
         self.transport.schedule(wait);
+    }
+
+    /// Write the session (last activity) and the event count to
+    /// sessionStorage now, for the next page of this visit.
+    pub(super) fn persist_now(&mut self) {
+        self.persist = None;
+        if let Some(s) = page::session_storage() {
+            let _ = s.set_item(SESSION_KEY, &self.session.to_stored());
+            let _ = s.set_item(COUNT_KEY, &self.count.to_stored());
+        }
     }
 
     /// Change sampling and the per-session cap at run time (remote
