@@ -15,9 +15,9 @@ use std::{
     time::{Duration, Instant},
 };
 
-use common::*;
+use common::{recovery::*, *};
 use mailparse::MailHeaderMap;
-use serde_json::{json, Value};
+use serde_json::Value;
 use steadycart_collector::store::Db;
 
 /// Contacts (and so emails) in the race.
@@ -52,42 +52,6 @@ async fn stop(mut c: Collector) {
     assert!(status.success(), "collector exit: {status}");
 }
 
-fn event(id: String, session: &str, body: Value) -> Value {
-    let mut e = json!({"id": id, "ts": now_ms(), "session": session, "page": "/checkout"});
-    e.as_object_mut()
-        .unwrap()
-        .extend(body.as_object().unwrap().clone());
-    e
-}
-
-/// Contact `i`'s session: a cart, a failed checkout, a consented answer.
-fn abandonment(i: usize) -> Vec<Value> {
-    let session = format!("s_two_instances_{i:04}");
-    vec![
-        event(
-            format!("{i:08x}{:024x}", 1),
-            &session,
-            json!({"type": "cart_snapshot", "currency": "USD",
-                   "items": [{"sku": "VL-HP-01", "name": "Aurora Headphones", "qty": 1, "unit_price_minor": 12900}]}),
-        ),
-        event(
-            format!("{i:08x}{:024x}", 2),
-            &session,
-            json!({"type": "call", "role": "checkout", "outcome": "http_error", "method": "POST",
-                   "url": "https://shop.example/api/checkout", "status": 503, "duration_ms": 40}),
-        ),
-        event(
-            format!("{i:08x}{:024x}", 3),
-            &session,
-            json!({"type": "survey_answered", "trigger": "pointer_top",
-                   "answer": {"choice": "broken", "email": format!("shopper{i}@example.com"),
-                              "consent": {"text": "Email me once it works", "version": "v1"}},
-                   "trouble": {"roles": ["checkout"], "endpoints": ["POST /api/checkout"],
-                               "last_outcome": "http_error", "last_status": 503}}),
-        ),
-    ]
-}
-
 async fn outbox_states(db: &Db) -> BTreeMap<String, i64> {
     let Db::Postgres(pool) = db else {
         unreachable!("this test runs on PostgreSQL")
@@ -108,36 +72,14 @@ async fn two_collector_processes_on_postgres_send_each_email_once() {
     let data = tempfile::tempdir().unwrap();
     let a = collector(&t.url, &smtp, "http://instance-a.test", data.path()).await;
     let b = collector(&t.url, &smtp, "http://instance-b.test", data.path()).await;
-    let (a_url, b_url) = (a.url.clone(), b.url.clone());
-    let http = reqwest::Client::new();
 
-    let res = http
-        .put(format!(
-            "{a_url}/v1/admin/sites/{}/recovery/settings",
-            site.key
-        ))
-        .bearer_auth(&site.token)
-        .json(
-            &json!({"shop_name": "Voltline", "from": "Voltline <shop@shop.example>",
-                      "recovery_url": "https://shop.example/cart?recover={token}"}),
-        )
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 200, "{}", res.text().await.unwrap());
-
-    // Every abandonment in one batch: their emails are due at the same ms.
-    let events: Vec<Value> = (0..CONTACTS).flat_map(abandonment).collect();
-    let batch = json!({"v": 1, "sdk": "test", "sent_at": now_ms(), "events": events});
-    let res = http
-        .post(format!("{b_url}/v1/ingest?key={}", site.key))
-        .header("origin", ORIGIN)
-        .header("content-type", "application/json")
-        .body(batch.to_string())
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 200, "{}", res.text().await.unwrap());
+    // Every abandonment in one batch (settings and batch through instance
+    // b; a reads them from the database): their emails are due at the same
+    // ms.
+    let events: Vec<Value> = (0..CONTACTS as u32)
+        .flat_map(|i| abandonment(i, &format!("shopper{i}@example.com")))
+        .collect();
+    seed_over_http(&b.url, &site, &events).await;
 
     // Wait until no email is left queued, then stop both instances (each
     // finishes what it is sending) before counting.
