@@ -221,7 +221,16 @@ pub async fn run(o: &DrillOptions) -> anyhow::Result<DrillOutcome> {
 
     // The outage is a schedule on the store: it starts and ends by itself.
     let started = steadycart_collector::now_ms();
-    let outage_from = started + phases.baseline.as_millis() as i64;
+    // It starts on a signal-bucket boundary: the detector then judges a
+    // first outage bucket that is all outage, as it would in a shop with
+    // real traffic; with a few browsers' calls, a bucket half healthy and
+    // half failing is too thin to be significant, and it is learned into
+    // the baseline the next bucket is tested against (seen in CI under load:
+    // no incident at all). Detection delay is still measured from here.
+    let bucket_ms = phases.bucket.as_millis() as i64;
+    let outage_from = (started + phases.baseline.as_millis() as i64 + bucket_ms - 1)
+        .div_euclid(bucket_ms)
+        * bucket_ms;
     let outage_until = outage_from + phases.outage.as_millis() as i64;
     let (endpoint, mut rule) = o.scenario.fault();
     rule["from_ms"] = json!(outage_from);
@@ -317,7 +326,6 @@ pub async fn run(o: &DrillOptions) -> anyhow::Result<DrillOutcome> {
     let answers = stack
         .admin_get("survey/answers?with_email=true&limit=1000")
         .await?;
-    let bucket_ms = phases.bucket.as_millis() as i64;
     let from = started.div_euclid(bucket_ms) * bucket_ms;
     let to = steadycart_collector::now_ms();
     let signals = stack
