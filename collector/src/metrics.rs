@@ -12,6 +12,8 @@
 
 use std::time::Duration;
 
+use axum::http::Method;
+
 use prometheus_client::{
     encoding::EncodeLabelSet,
     metrics::{
@@ -42,13 +44,33 @@ pub struct ReasonLabels {
 /// `{method, route, status}` of an HTTP request.
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct RequestLabels {
-    /// HTTP method.
-    pub method: String,
+    /// HTTP method: a standard one's name, else `other` (clients may send
+    /// any token as a method; labels must stay few).
+    pub method: &'static str,
     /// The matched route template (`/v1/admin/sites/{site}/events`), or
     /// `unmatched`, so paths sent by clients cannot grow the label set.
     pub route: String,
     /// Status code.
     pub status: u16,
+}
+
+/// The `method` label: the standard methods by name, any other as `other`.
+fn method_label(method: &Method) -> &'static str {
+    const STANDARD: [Method; 9] = [
+        Method::GET,
+        Method::POST,
+        Method::PUT,
+        Method::DELETE,
+        Method::HEAD,
+        Method::OPTIONS,
+        Method::PATCH,
+        Method::CONNECT,
+        Method::TRACE,
+    ];
+    STANDARD
+        .iter()
+        .find(|m| *m == method)
+        .map_or("other", Method::as_str)
 }
 
 type HistogramFamily<L> = Family<L, Histogram, fn() -> Histogram>;
@@ -178,10 +200,10 @@ impl Metrics {
     }
 
     /// Record one request's latency.
-    pub fn observe_request(&self, method: &str, route: &str, status: u16, took: Duration) {
+    pub fn observe_request(&self, method: &Method, route: &str, status: u16, took: Duration) {
         self.request_duration
             .get_or_create(&RequestLabels {
-                method: method.to_string(),
+                method: method_label(method),
                 route: route.to_string(),
                 status,
             })
@@ -211,7 +233,9 @@ mod tests {
             })
             .inc_by(3);
         m.reject("rate_limited_ip");
-        m.observe_request("POST", "/v1/ingest", 200, Duration::from_millis(3));
+        m.observe_request(&Method::POST, "/v1/ingest", 200, Duration::from_millis(3));
+        let made_up = Method::from_bytes(b"BREW").unwrap();
+        m.observe_request(&made_up, "unmatched", 404, Duration::from_millis(1));
         m.queue_depth.set(7);
         let text = m.encode();
         assert!(
@@ -227,6 +251,10 @@ mod tests {
         assert!(text.contains(
             r#"steadycart_http_request_duration_seconds_count{method="POST",route="/v1/ingest",status="200"} 1"#
         ), "{text}");
+        assert!(text.contains(
+            r#"steadycart_http_request_duration_seconds_count{method="other",route="unmatched",status="404"} 1"#
+        ), "{text}");
+        assert!(!text.contains("BREW"), "{text}");
         assert!(text.contains("steadycart_ingest_queue_depth 7"), "{text}");
         assert!(text.ends_with("# EOF\n"), "{text}");
     }

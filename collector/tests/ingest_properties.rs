@@ -5,7 +5,11 @@
 
 use proptest::prelude::*;
 use serde_json::{json, Value};
-use steadycart_collector::{config::IngestConfig, ingest::validate};
+use steadycart_collector::{
+    config::IngestConfig,
+    ingest::{fast_parse, validate},
+};
+use steadycart_protocol::Batch;
 
 const NOW: i64 = 1_790_000_000_000;
 
@@ -115,6 +119,39 @@ proptest! {
             .map_err(|e| TestCaseError::fail(format!("{e:?}")))?;
         prop_assert_eq!(ok.rows.len(), n);
         prop_assert_eq!(ok.duplicates, 0);
+    }
+
+    /// The fast path of `parse` never disagrees with the derived impl: for
+    /// valid events with fields replaced, removed or added (any kind, any
+    /// value), it answers nothing or exactly what serde's derive answers.
+    #[test]
+    fn the_fast_path_agrees_with_the_derived_impl(
+        n in 1usize..6,
+        edits in prop::collection::vec((0usize..6, any_json(), prop::sample::select(vec![
+            "id", "ts", "session", "page", "type", "role", "outcome", "method",
+            "url", "status", "duration_ms", "sku", "order_id", "reason", "x",
+        ]), any::<bool>()), 0..6),
+        kinds in prop::collection::vec(prop::sample::select(vec![
+            "call", "page_exit", "cart_activity", "checkout_started", "session_start",
+            "checkout_completed", "fallback_shown", "identify", "later_kind",
+        ]), 6),
+    ) {
+        let mut events: Vec<Value> = (0..n).map(|i| event(i, 200, 10)).collect();
+        for (i, e) in events.iter_mut().enumerate() {
+            e["type"] = json!(kinds[i]);
+        }
+        for (k, value, field, remove) in edits {
+            let e = &mut events[k % n];
+            if remove {
+                e.as_object_mut().unwrap().remove(field);
+            } else {
+                e[field] = value;
+            }
+        }
+        let text = serde_json::to_string(&batch(events)).unwrap();
+        if let Some(fast) = fast_parse::parse(&text) {
+            prop_assert_eq!(Some(fast), serde_json::from_str::<Batch>(&text).ok(), "{}", text);
+        }
     }
 
     /// Breaking one field of event `k` is refused naming `events[k]`. (An

@@ -212,3 +212,73 @@ async fn readiness_follows_the_writer_sqlite() {
 async fn readiness_follows_the_writer_postgres() {
     readiness_follows_the_writer(TestDb::postgres().await).await;
 }
+
+/// A writer that cannot keep up (held by a lock) fills the bounded queue;
+/// batches beyond it are answered at once with 503 and the configured
+/// `[ingest] busy_retry_after`, never left to wait, and once the writer is
+/// free the queued batches are stored, the refused ones not.
+async fn a_full_queue_answers_503_with_the_configured_retry_after(t: TestDb) {
+    let site = add_site(&t.db, ORIGIN).await;
+    let (app, _writer) = app_with(t.db.clone(), |c| {
+        c.ingest.queue_capacity = 2;
+        c.ingest.busy_retry_after = Duration::from_secs(7);
+    });
+    let release = block_writer(&t.url).await;
+    let clients: Vec<_> = (0..8)
+        .map(|seed| {
+            let (app, key) = (app.clone(), site.key.clone());
+            tokio::spawn(async move {
+                let (status, res) = send(
+                    &app,
+                    ingest_req(&key, None, "application/json", batch_json(200 + seed, 2)),
+                )
+                .await;
+                let retry_after = res
+                    .headers()
+                    .get("retry-after")
+                    .map(|v| v.to_str().unwrap().to_string());
+                (status, retry_after)
+            })
+        })
+        .collect();
+    // The stuck group holds at most what was queued when the writer took
+    // it (the first batch and at most one more), the queue two more: at
+    // least four are answered while the writer is still held. (Released
+    // well before SQLite's 5 s busy timeout would fail the held group.)
+    let started = Instant::now();
+    let mut refused = 0;
+    while refused < 4 && started.elapsed() < Duration::from_secs(3) {
+        refused = clients.iter().filter(|c| c.is_finished()).count();
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(
+        refused >= 4,
+        "only {refused} of 8 answered while the writer was held"
+    );
+    let _ = release.send(());
+    let mut accepted = 0;
+    for c in clients {
+        match c.await.unwrap() {
+            (200, _) => accepted += 1,
+            (503, retry_after) => assert_eq!(retry_after.as_deref(), Some("7")),
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    assert!((1..=4).contains(&accepted), "{accepted} accepted");
+    assert_eq!(
+        t.db.count_events(site.id).await.unwrap(),
+        2 * accepted,
+        "every acknowledged event stored, nothing else"
+    );
+    t.cleanup().await;
+}
+
+#[tokio::test]
+async fn a_full_queue_answers_503_with_the_configured_retry_after_sqlite() {
+    a_full_queue_answers_503_with_the_configured_retry_after(TestDb::sqlite().await).await;
+}
+
+#[tokio::test]
+async fn a_full_queue_answers_503_with_the_configured_retry_after_postgres() {
+    a_full_queue_answers_503_with_the_configured_retry_after(TestDb::postgres().await).await;
+}

@@ -24,7 +24,7 @@ use steadycart_protocol::api::IngestAccepted;
 
 use super::{client_ip::ClientIp, error::ApiError};
 use crate::{
-    ingest::{rate_limit::Limited, validate},
+    ingest::{rate_limit::Limited, validate, writer::WriteError},
     keys,
     metrics::EventLabels,
     state::AppState,
@@ -228,7 +228,12 @@ async fn accept(
             None => kinds.push((row.kind, 1)),
         }
     }
-    state.ingest.write(valid.rows).await?;
+    state.ingest.write(valid.rows).await.map_err(|e| match e {
+        // `[ingest] busy_retry_after`: how long the snippet waits before
+        // sending again while the writer is behind.
+        WriteError::QueueFull => ApiError::Unavailable(state.config.ingest.busy_retry_after),
+        other => other.into(),
+    })?;
     for (kind, n) in kinds {
         state
             .metrics

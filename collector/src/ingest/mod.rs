@@ -6,11 +6,13 @@
 //!
 //! # Layout
 //! - [`validate`]: parsing and strict validation, errors naming the field.
+//! - [`fast_parse`]: the allocation-light decoding of valid batches.
 //! - [`survey`]: the survey events' checks (caps, email, consent).
 //! - [`writer`]: the bounded queue and group-commit writer task.
 //! - [`rate_limit`]: per-client-IP and per-site token buckets (429).
 //! - [`site_cache`]: sites by key for a short TTL (no database read per batch).
 
+pub mod fast_parse;
 pub mod rate_limit;
 pub mod site_cache;
 pub mod survey;

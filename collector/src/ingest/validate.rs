@@ -3,6 +3,8 @@
 
 use std::collections::HashSet;
 
+use serde::Deserialize;
+
 use steadycart_protocol::{
     limits::{MAX_EVENTS_PER_BATCH, MAX_ID_LEN, MAX_SHORT_LEN, MAX_URL_LEN, MIN_ID_LEN},
     Batch, EventBody, OLDEST_SUPPORTED_VERSION, PROTOCOL_VERSION,
@@ -41,9 +43,22 @@ pub struct ValidBatch {
 }
 
 /// Parse `body` as a [`Batch`], naming the failing field on error.
+///
+/// Valid batches of calls and field-less kinds are decoded by
+/// [`super::fast_parse`], other valid batches by the derived impl; only a
+/// batch that fails goes through `serde_path_to_error`, to name the field.
 pub fn parse(body: &[u8]) -> Result<Batch, FieldError> {
     let text = std::str::from_utf8(body)
         .map_err(|e| FieldError::new("body", format!("body is not valid UTF-8: {e}")))?;
+    if let Some(batch) = super::fast_parse::parse(text) {
+        return Ok(batch);
+    }
+    // Other valid batches: the derived impl without path tracking (which
+    // allocates for every key it passes), read exactly as the path-tracking
+    // read below (trailing bytes are not checked by either).
+    if let Ok(batch) = Batch::deserialize(&mut serde_json::Deserializer::from_str(text)) {
+        return Ok(batch);
+    }
     let de = &mut serde_json::Deserializer::from_str(text);
     serde_path_to_error::deserialize::<_, Batch>(de).map_err(|e| {
         // A batch of another protocol version may have another shape: say

@@ -31,12 +31,21 @@ pub struct EventRow {
     pub body: String,
 }
 
+/// Kinds whose insert writes more than the event row (survey answers,
+/// recovery's carts and contacts), done only for ids that were new.
+fn has_effects(kind: &str) -> bool {
+    matches!(
+        kind,
+        "survey_answered" | "cart_snapshot" | "checkout_completed" | "identify"
+    )
+}
+
 impl Db {
     /// Insert rows in one transaction, skipping ids already stored. Returns
     /// how many rows were new. Rows go in multi-row `INSERT`s of
-    /// [`ROWS_PER_INSERT`] (one round trip per chunk, not per row); the ids
-    /// that were new come back through `RETURNING`, so a survey answer is
-    /// stored exactly when its event is.
+    /// [`ROWS_PER_INSERT`] (one round trip per chunk, not per row); in chunks
+    /// holding a kind with effects the ids that were new come back through
+    /// `RETURNING`, so a survey answer is stored exactly when its event is.
     pub async fn insert_events(&self, rows: &[EventRow]) -> Result<u64, StoreError> {
         on_pool!(self, pool => {
             let mut tx = pool.begin().await?;
@@ -54,7 +63,15 @@ impl Db {
                         .push_bind(r.received_at)
                         .push_bind(&r.body);
                 });
-                q.push(" ON CONFLICT (site_id, event_id) DO NOTHING RETURNING site_id, event_id");
+                q.push(" ON CONFLICT (site_id, event_id) DO NOTHING");
+                // Only rows with effects beyond their own (survey answers,
+                // carts, contacts) need to know which ids were new; most
+                // chunks have none and skip sending the ids back.
+                if !chunk.iter().any(|r| has_effects(r.kind)) {
+                    inserted += q.build().execute(&mut *tx).await?.rows_affected();
+                    continue;
+                }
+                q.push(" RETURNING site_id, event_id");
                 let new: HashSet<(i64, String)> = q
                     .build_query_as::<(i64, String)>()
                     .fetch_all(&mut *tx)
@@ -63,11 +80,7 @@ impl Db {
                     .collect();
                 inserted += new.len() as u64;
                 for r in chunk {
-                    let relevant = matches!(
-                        r.kind,
-                        "survey_answered" | "cart_snapshot" | "checkout_completed" | "identify"
-                    );
-                    if !relevant || !new.contains(&(r.site_id, r.event_id.clone())) {
+                    if !has_effects(r.kind) || !new.contains(&(r.site_id, r.event_id.clone())) {
                         continue;
                     }
                     if let Some(answer) = super::survey::AnswerRow::from_event_row(r) {
