@@ -9,13 +9,24 @@
 //! pair gives a ratio with/without measured under the same load a moment
 //! apart; the report is the median of those ratios over all pairs of all
 //! rounds (a fresh page load per round), with its interquartile range.
+//! Two more kinds take the network out (`mock*`: a fetch answered at once,
+//! see `bench.html`, with a task yield after each call so deferred work is
+//! timed too): their difference with − without is the wrappers' own
+//! main-thread time per call, in µs, which the network kinds' noise hides.
 #![allow(clippy::print_stdout)] // a benchmark report: stdout is its interface
 
 use std::time::Duration;
 
 use steadycart_tests::{lab::Lab, snippet_dir, Browser};
 
-const KEYS: [&str; 4] = ["fetchIgnored", "fetchWatched", "xhrIgnored", "xhrWatched"];
+const KEYS: [&str; 6] = [
+    "fetchIgnored",
+    "fetchWatched",
+    "xhrIgnored",
+    "xhrWatched",
+    "mockIgnored",
+    "mockWatched",
+];
 
 /// The `q`-quantile (0..=1) of `v`, nearest rank.
 fn quantile(mut v: Vec<f64>, q: f64) -> f64 {
@@ -88,12 +99,20 @@ async fn main() -> anyhow::Result<()> {
             quantile(ratios, 0.75)
         );
     }
+    println!();
+    println!("added main-thread time per call without network (fetch answered at once, median of pairs):");
+    for key in ["mockIgnored", "mockWatched"] {
+        let all: Vec<(f64, f64)> = runs.iter().flat_map(|r| pairs(r, key)).collect();
+        let added = quantile(all.iter().map(|(a, b)| (b - a) * 1000.0).collect(), 0.5);
+        println!("  {key}: {added:.1} µs");
+    }
     let col = |key: &str| quantile(runs.iter().filter_map(|r| r[key].as_f64()).collect(), 0.5);
-    let (install, loader) = (col("installAt"), col("loaderStart"));
+    let (install, loader, loaded) = (col("installAt"), col("loaderStart"), col("loaderEnd"));
     println!();
     println!(
-        "wrappers installed at {install:.1} ms after navigation start, {:.1} ms after the loader's request started (median of {rounds} loads)",
-        install - loader
+        "wrappers installed at {install:.1} ms after navigation start, {:.1} ms after the loader's request started, {:.1} ms after its response ended (median of {rounds} loads)",
+        install - loader,
+        install - loaded
     );
     let manifest: serde_json::Value =
         serde_json::from_slice(&std::fs::read(snippet_dir()?.join("manifest.json"))?)?;
