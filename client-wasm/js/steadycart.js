@@ -157,7 +157,7 @@ function watch() {
   // 3 route. A record is one watched call; `t` is its wasm token.
   const drain = () => {
     const h = S.hooks;
-    if (!h) return;
+    if (!h || !S.q.length) return;
     clearTimeout(S.due);
     S.due = 0;
     const q = S.q;
@@ -346,11 +346,19 @@ function watch() {
     S.route = route;
   }
 
-  // The page hides or leaves: the wasm must see every call first (these
-  // listeners come before the wasm's own).
+  // The wasm must see every call before it acts on what the page does next:
+  // the page hiding or leaving, and the exit intents the survey watches
+  // (pointer leaving the top, scrolling, going back). These listeners come
+  // before the wasm's own (registered earlier, or capturing on window).
   const now = () => S.drain();
-  g.addEventListener("pagehide", now);
-  if (typeof document !== "undefined") document.addEventListener("visibilitychange", now);
+  const early = [
+    [g, "pagehide", false],
+    [g, "popstate", false],
+    [g, "mouseout", true],
+    [g, "scroll", true],
+  ];
+  if (typeof document !== "undefined") early.push([document, "visibilitychange", false]);
+  for (const [target, type, capture] of early) target.addEventListener(type, now, { capture, passive: true });
 
   // Remove the wrappers (also `window.__steadycart.uninstall()`). Originals
   // are restored only where nobody wrapped after us; elsewhere our wrappers
@@ -399,8 +407,7 @@ function watch() {
   S.abandon = () => {
     if (S.hooks) return;
     S.q = [];
-    g.removeEventListener("pagehide", now);
-    if (typeof document !== "undefined") document.removeEventListener("visibilitychange", now);
+    for (const [target, type, capture] of early) target.removeEventListener(type, now, { capture });
     if (S.uninstall()) delete g[W];
   };
   return S;

@@ -51,7 +51,7 @@ async fn stored(stack: &Stack) -> anyhow::Result<(HashMap<String, usize>, Vec<Va
     Ok((counts, events))
 }
 
-/// Wait until `n` call events beyond `known` are stored; return their ids.
+/// Wait until `n` cart call events beyond `known` are stored; return their ids.
 async fn new_calls(
     stack: &Stack,
     known: &HashSet<String>,
@@ -66,7 +66,13 @@ async fn new_calls(
         );
         let fresh: Vec<String> = events
             .iter()
-            .filter(|e| e["type"] == "call" && !known.contains(e["id"].as_str().unwrap_or("")))
+            // Cart calls only: the store page's own price calls at load
+            // are watched too, and each reload makes more of them.
+            .filter(|e| {
+                e["type"] == "call"
+                    && e["role"] == "cart"
+                    && !known.contains(e["id"].as_str().unwrap_or(""))
+            })
             .map(|e| e["id"].as_str().unwrap_or_default().to_string())
             .collect();
         if fresh.len() >= n {
@@ -283,7 +289,13 @@ async fn delivery_survives_outages_exits_and_reloads() -> anyhow::Result<()> {
         let (_, events) = stored(&stack).await?;
         let delivered = events
             .iter()
-            .filter(|e| e["type"] == "call" && !known.contains(e["id"].as_str().unwrap_or("")))
+            // Cart calls only: the store page's own price calls at load
+            // are watched too, and each reload makes more of them.
+            .filter(|e| {
+                e["type"] == "call"
+                    && e["role"] == "cart"
+                    && !known.contains(e["id"].as_str().unwrap_or(""))
+            })
             .count() as i64;
         let dropped = stack.drops().await?["dropped_total"].as_i64().unwrap_or(0);
         if delivered + dropped >= 40 || start.elapsed() > WAIT {
