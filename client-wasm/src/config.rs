@@ -43,6 +43,31 @@ use crate::{
 /// Largest response body read (from a clone) to look for an app error.
 pub const APP_ERROR_BODY_CAP: u32 = 16 * 1024;
 
+/// A whole number as `str::parse` for unsigned integers reads it (an
+/// optional `+`, then ASCII digits only); `None` on overflow. One
+/// function for every integer type the snippet reads: each `parse::<T>`
+/// would be its own copy in the wasm.
+pub fn parse_uint(s: &str) -> Option<u64> {
+    let digits = s.strip_prefix('+').unwrap_or(s);
+    if digits.is_empty() {
+        return None;
+    }
+    digits.bytes().try_fold(0u64, |n, b| {
+        let d = b.wrapping_sub(b'0');
+        if d > 9 {
+            return None;
+        }
+        n.checked_mul(10)?.checked_add(u64::from(d))
+    })
+}
+
+/// The first `max` characters of `s` (a slice copied, not a char-by-char
+/// rebuild).
+pub fn cap_chars(s: &str, max: usize) -> String {
+    let end = s.char_indices().nth(max).map_or(s.len(), |(i, _)| i);
+    s[..end].to_string()
+}
+
 /// Index of a role in per-role arrays.
 pub fn idx(role: Role) -> usize {
     match role {
@@ -141,29 +166,28 @@ impl ConfigError {
 }
 
 impl fmt::Display for ConfigError {
+    // Pieces through `write_str` only: `write!` with arguments would bring
+    // `core::fmt`'s machinery into the wasm.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            ConfigError::MissingSiteKey => write!(f, "data-site (the site key) is missing"),
-            ConfigError::BadSiteKey => write!(f, "data-site is not a valid site key"),
-            ConfigError::BadCollector => write!(f, "data-collector must be an http(s) URL"),
-            ConfigError::BadRule(attr, e) => {
-                write!(f, "{attr}: bad rule \"{}\": {}", e.rule, e.reason)
+        let parts: &[&str] = match self {
+            ConfigError::MissingSiteKey => &["data-site (the site key) is missing"],
+            ConfigError::BadSiteKey => &["data-site is not a valid site key"],
+            ConfigError::BadCollector => &["data-collector must be an http(s) URL"],
+            ConfigError::BadRule(attr, e) => &[attr, ": bad rule \"", &e.rule, "\": ", e.reason],
+            ConfigError::BadNumber(attr) => &[attr, " must be a whole number in range"],
+            ConfigError::UnknownAttribute(attr) => &["unknown option ", attr],
+            ConfigError::BadSku(rule) => &[
+                "data-sku: bad rule \"",
+                rule,
+                "\" (use /path/{sku} or body:FIELD)",
+            ],
+            ConfigError::BadSurvey(_, why) => &[why],
+            ConfigError::BadPageConfig => &["#steadycart-config must hold a JSON object"],
+            ConfigError::NoRules => {
+                &["no endpoint rules: add data-checkout, data-cart, data-payment or data-price"]
             }
-            ConfigError::BadNumber(attr) => write!(f, "{attr} must be a whole number in range"),
-            ConfigError::UnknownAttribute(attr) => write!(f, "unknown option {attr}"),
-            ConfigError::BadSku(rule) => write!(
-                f,
-                "data-sku: bad rule \"{rule}\" (use /path/{{sku}} or body:FIELD)"
-            ),
-            ConfigError::BadSurvey(_, why) => write!(f, "{why}"),
-            ConfigError::BadPageConfig => {
-                write!(f, "#steadycart-config must hold a JSON object")
-            }
-            ConfigError::NoRules => write!(
-                f,
-                "no endpoint rules: add data-checkout, data-cart, data-payment or data-price"
-            ),
-        }
+        };
+        parts.iter().try_for_each(|p| f.write_str(p))
     }
 }
 
@@ -206,16 +230,15 @@ pub fn from_attributes(
             continue;
         }
         if let Some(role) = key.strip_prefix("stall-ms-").and_then(Role::parse) {
-            stall_ms[idx(role)] = value
-                .parse()
-                .ok()
+            stall_ms[idx(role)] = parse_uint(value)
                 .filter(|ms| (100..=120_000).contains(ms))
-                .ok_or_else(|| ConfigError::BadNumber(name.clone()))?;
+                .ok_or_else(|| ConfigError::BadNumber(name.clone()))?
+                as u32;
             continue;
         }
         if let Some(role) = key.strip_prefix("text-").and_then(Role::parse) {
             if !value.is_empty() {
-                texts[idx(role)] = value.chars().take(300).collect();
+                texts[idx(role)] = cap_chars(value, 300);
             }
             continue;
         }
@@ -228,7 +251,7 @@ pub fn from_attributes(
                 local_texts.push(LocalText {
                     role,
                     locale: locale.to_string(),
-                    text: value.chars().take(300).collect(),
+                    text: cap_chars(value, 300),
                 });
             }
             continue;
@@ -261,7 +284,11 @@ pub fn from_attributes(
                     .split(',')
                     .map(str::trim)
                     .filter(|s| !s.is_empty())
-                    .map(|s| s.parse::<u16>().ok().filter(|c| (400..=499).contains(c)))
+                    .map(|s| {
+                        parse_uint(s)
+                            .filter(|c| (400..=499).contains(c))
+                            .map(|c| c as u16)
+                    })
                     .collect::<Option<Vec<_>>>()
                     .ok_or_else(|| ConfigError::BadNumber(name.clone()))?;
             }
@@ -323,7 +350,7 @@ pub fn from_attributes(
 pub fn merge(page: &[(String, String)], attrs: &[(String, String)]) -> Vec<(String, String)> {
     let mut out: Vec<(String, String)> = page
         .iter()
-        .map(|(k, v)| (format!("data-{}", k.to_ascii_lowercase()), v.clone()))
+        .map(|(k, v)| (["data-", &k.to_ascii_lowercase()].concat(), v.clone()))
         .filter(|(k, _)| !attrs.iter().any(|(a, _)| a.eq_ignore_ascii_case(k)))
         .collect();
     out.extend(attrs.iter().cloned());
@@ -344,7 +371,7 @@ impl Config {
 
     /// The ingest URL for this site.
     pub fn ingest_url(&self) -> String {
-        format!("{}/v1/ingest?key={}", self.collector, self.site_key)
+        [&self.collector, "/v1/ingest?key=", &self.site_key].concat()
     }
 
     /// Whether `url` is one of the collector's own (never watched): its API
@@ -367,6 +394,50 @@ mod tests {
     }
 
     const SRC: &str = "https://collect.example/snippet/steadycart.js";
+
+    #[test]
+    fn whole_numbers_read_as_str_parse_reads_them() {
+        for s in [
+            "0",
+            "7",
+            "+42",
+            "0042",
+            "",
+            "+",
+            "-1",
+            " 1",
+            "1 ",
+            "1.0",
+            "1e3",
+            "x",
+            "65535",
+            "65536",
+            "4294967295",
+            "4294967296",
+            "18446744073709551615",
+            "18446744073709551616",
+            "99999999999999999999999",
+        ] {
+            assert_eq!(parse_uint(s), s.parse::<u64>().ok(), "{s:?}");
+            assert_eq!(
+                parse_uint(s).and_then(|v| u16::try_from(v).ok()),
+                s.parse::<u16>().ok(),
+                "{s:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn capped_texts_keep_whole_characters() {
+        assert_eq!(cap_chars("Größe", 3), "Grö");
+        assert_eq!(cap_chars("ab", 5), "ab");
+        assert_eq!(cap_chars("", 0), "");
+        let long = "é".repeat(400);
+        assert_eq!(
+            cap_chars(&long, 300),
+            long.chars().take(300).collect::<String>()
+        );
+    }
 
     #[test]
     fn full_configuration() {

@@ -99,7 +99,7 @@ pub struct SurveyConfig {
 pub const DEFAULT_COOLDOWN_DAYS: u32 = 7;
 
 fn text_option(value: &str) -> Option<String> {
-    Some(value.chars().take(1000).collect()).filter(|v: &String| !v.is_empty())
+    Some(crate::config::cap_chars(value, 1000)).filter(|v| !v.is_empty())
 }
 
 impl SurveyConfig {
@@ -107,13 +107,14 @@ impl SurveyConfig {
     pub fn set(&mut self, suffix: &str, value: &str) -> Result<(), String> {
         // Whole numbers only: float parsing would cost kilobytes of wasm.
         let number = |max: u32| -> Result<f64, String> {
-            value
-                .parse::<u32>()
-                .ok()
-                .filter(|v| *v <= max)
-                .map(f64::from)
+            crate::config::parse_uint(value)
+                .filter(|v| *v <= u64::from(max))
+                .map(|v| v as f64)
                 .ok_or_else(|| {
-                    format!("data-survey{suffix} must be a whole number from 0 to {max}")
+                    let mut why =
+                        ["data-survey", suffix, " must be a whole number from 0 to "].concat();
+                    crate::event_json::push_int(&mut why, max.into());
+                    why
                 })
         };
         match suffix {
@@ -133,7 +134,7 @@ impl SurveyConfig {
                                 b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.')
                             })
                             && !label.is_empty();
-                        ok.then(|| (id.to_string(), label.chars().take(200).collect()))
+                        ok.then(|| (id.to_string(), crate::config::cap_chars(label, 200)))
                     })
                     .collect::<Option<Vec<_>>>()
                     .filter(|o| !o.is_empty() && o.len() <= 12)
@@ -163,7 +164,7 @@ impl SurveyConfig {
             "-dwell-ms" => self.intent.min_dwell_ms = number(600_000)?,
             "-idle-ms" => self.intent.idle_ms = number(3_600_000)?,
             "-top-margin" => self.intent.top_margin_px = number(500)?,
-            _ => return Err(format!("unknown option data-survey{suffix}")),
+            _ => return Err(["unknown option data-survey", suffix].concat()),
         }
         Ok(())
     }

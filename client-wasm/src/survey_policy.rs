@@ -102,12 +102,17 @@ pub fn decide(s: &Situation) -> Result<(), Skip> {
 /// Parse the stored cooldown end (ms since epoch as text); junk is none.
 pub fn parse_cooldown(stored: &str) -> Option<f64> {
     // Integers only: float parsing and printing would cost kilobytes of wasm.
-    stored.trim().parse::<u64>().ok().map(|v| v as f64)
+    crate::config::parse_uint(stored.trim()).map(|v| v as f64)
 }
 
 /// The stored cooldown end after a survey shown at `now`.
 pub fn cooldown_value(now: f64, cooldown_days: u32) -> String {
-    ((now.max(0.0) as u64) + u64::from(cooldown_days) * 86_400_000).to_string()
+    let mut out = String::new();
+    crate::event_json::push_int(
+        &mut out,
+        (now.max(0.0) as i64).saturating_add(i64::from(cooldown_days) * 86_400_000),
+    );
+    out
 }
 
 /// The session's trouble so far, kept in sessionStorage between pages.
@@ -133,7 +138,7 @@ impl TroubleLog {
         if !t.roles.contains(&role) {
             t.roles.push(role);
         }
-        let endpoint: String = format!("{method} {path}").chars().take(200).collect();
+        let endpoint = crate::config::cap_chars(&[method, " ", path].concat(), 200);
         if !t.endpoints.contains(&endpoint) && t.endpoints.len() < MAX_TROUBLE_ENDPOINTS {
             t.endpoints.push(endpoint);
         }
@@ -155,17 +160,21 @@ impl TroubleLog {
     /// Stored form: `roles|outcome|status|endpoint\tendpoint…`.
     pub fn to_stored(&self) -> String {
         let t = &self.trouble;
-        format!(
-            "{}|{}|{}|{}",
-            t.roles
-                .iter()
-                .map(|r| r.as_str())
-                .collect::<Vec<_>>()
-                .join(","),
-            t.last_outcome.map_or("", |o| o.as_str()),
-            t.last_status.map(|s| s.to_string()).unwrap_or_default(),
-            t.endpoints.join("\t"),
-        )
+        let mut out = t
+            .roles
+            .iter()
+            .map(|r| r.as_str())
+            .collect::<Vec<_>>()
+            .join(",");
+        out.push('|');
+        out.push_str(t.last_outcome.map_or("", |o| o.as_str()));
+        out.push('|');
+        if let Some(s) = t.last_status {
+            crate::event_json::push_int(&mut out, s.into());
+        }
+        out.push('|');
+        out.push_str(&t.endpoints.join("\t"));
+        out
     }
 
     /// Parse the stored form; junk gives an empty log.
@@ -185,7 +194,7 @@ impl TroubleLog {
                     .map(String::from)
                     .collect(),
                 last_outcome: outcome_parse(outcome),
-                last_status: status.parse().ok(),
+                last_status: crate::config::parse_uint(status).and_then(|s| u16::try_from(s).ok()),
             },
         }
     }

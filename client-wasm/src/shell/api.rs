@@ -22,14 +22,16 @@ use super::runtime::{self, with_runtime, StartError};
 pub fn init(pairs: Vec<String>, script_url: String, emit: js_sys::Function) -> Result<(), String> {
     let attrs = pairs
         .chunks_exact(2)
-        .map(|kv| (format!("data-{}", kv[0]), kv[1].clone()))
+        .map(|kv| (["data-", &kv[0]].concat(), kv[1].clone()))
         .collect();
     runtime::start(Ok(attrs), &script_url, Some(emit)).map_err(|e| match e {
-        StartError::Config(e) => format!("config\t{}\t{e}", e.option().unwrap_or("")),
+        StartError::Config(e) => {
+            ["config\t", e.option().unwrap_or(""), "\t", &e.to_string()].concat()
+        }
         StartError::AlreadyStarted => {
             "state\t\tSteadycart is already running on this page".to_string()
         }
-        StartError::Js(e) => format!("state\t\t{}", super::js_error_text(&e)),
+        StartError::Js(e) => ["state\t\t", &super::js_error_text(&e)].concat(),
     })
 }
 
@@ -85,7 +87,7 @@ pub fn set_cart(
         currency,
     };
     if let Err(e) = check_cart(&cart) {
-        return Some(format!("{}\t{}", e.field, e.message));
+        return Some([&e.field, "\t", e.message].concat());
     }
     with_runtime(|rt| rt.record(EventBody::CartSnapshot(cart)));
     None
@@ -100,7 +102,7 @@ pub fn identify(email: String, consent_text: String, consent_version: String) ->
         version: consent_version,
     };
     if let Err(e) = check_identify(&email, &consent) {
-        return Some(format!("{}\t{}", e.field, e.message));
+        return Some([e.field, "\t", e.message].concat());
     }
     with_runtime(|rt| rt.record(EventBody::Identify { email, consent }));
     None

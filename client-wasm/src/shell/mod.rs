@@ -35,7 +35,7 @@ pub(crate) fn js_error_text(e: &JsValue) -> String {
 }
 
 pub(crate) fn warn(message: &str) {
-    web_sys::console::warn_1(&JsValue::from_str(&format!("[steadycart] {message}")));
+    web_sys::console::warn_1(&JsValue::from_str(&["[steadycart] ", message].concat()));
 }
 
 /// Entry point, called by the loader with the `<script>` tag, the
@@ -50,10 +50,15 @@ pub fn start(tag: JsValue, script_url: String, emit: Option<js_sys::Function>) -
     match runtime::start(attrs, &script_url, emit) {
         Ok(()) => return true,
         Err(runtime::StartError::AlreadyStarted) => {}
-        Err(runtime::StartError::Config(e)) => warn(&format!(
-            "configuration error: {e}; Steadycart stays out of the way."
-        )),
-        Err(runtime::StartError::Js(e)) => warn(&format!("not started: {}", js_error_text(&e))),
+        Err(runtime::StartError::Config(e)) => warn(
+            &[
+                "configuration error: ",
+                &e.to_string(),
+                "; Steadycart stays out of the way.",
+            ]
+            .concat(),
+        ),
+        Err(runtime::StartError::Js(e)) => warn(&["not started: ", &js_error_text(&e)].concat()),
     }
     false
 }

@@ -33,7 +33,7 @@ use gloo_timers::callback::Timeout;
 use steadycart_protocol::{EventBody, Outcome, Role};
 use wasm_bindgen::{prelude::*, JsCast};
 
-use super::{page, runtime::with_runtime, runtime::Runtime};
+use super::{page, runtime::with_runtime, runtime::Runtime, ui::node};
 use crate::{
     exit_intent::{ExitIntent, PointerOut, Trigger},
     survey_form::{build_answer, FormError, FormInput, Lang, Texts},
@@ -170,6 +170,44 @@ fn call(target: &JsValue, method: &str) -> Result<JsValue, JsValue> {
     get(target, method)
         .dyn_into::<js_sys::Function>()?
         .call0(target)
+}
+
+/// `" text"`: the space between a box and its label (without `format!`).
+fn spaced(text: &str) -> String {
+    let mut s = String::with_capacity(text.len() + 1);
+    s.push(' ');
+    s.push_str(text);
+    s
+}
+
+/// A fieldset of radio buttons `name` (`(value, label)` each) under `legend`.
+fn radios(
+    doc: &web_sys::Document,
+    form: &web_sys::Node,
+    legend: &str,
+    name: &str,
+    options: &[(String, String)],
+) -> Result<(), JsValue> {
+    let set = node(doc, form, "fieldset", &[], None)?;
+    node(doc, &set, "legend", &[], Some(legend))?;
+    let class: &[(&str, &str)] = if name == "rating" {
+        &[("class", "row")]
+    } else {
+        &[]
+    };
+    let row = node(doc, &set, "div", class, None)?;
+    for (value, label) in options {
+        let l = node(doc, &row, "label", &[], None)?;
+        node(
+            doc,
+            &l,
+            "input",
+            &[("type", "radio"), ("name", name), ("value", value)],
+            None,
+        )?;
+        l.append_with_str_1(&spaced(label))?;
+    }
+    Ok(())
 }
 
 /// Install the page listeners that feed exit intent. Page-lifetime.
@@ -365,10 +403,7 @@ impl Runtime {
                 true
             }
             Err(e) => {
-                super::warn(&format!(
-                    "cannot show the survey: {}",
-                    super::js_error_text(&e)
-                ));
+                super::warn(&["cannot show the survey: ", &super::js_error_text(&e)].concat());
                 false
             }
         }
@@ -404,113 +439,104 @@ impl Runtime {
             .active_element()
             .and_then(|e| e.dyn_into::<web_sys::HtmlElement>().ok());
         let host = doc.create_element("steadycart-survey")?;
-        let shadow =
-            host.attach_shadow(&web_sys::ShadowRootInit::new(web_sys::ShadowRootMode::Open))?;
-        let sheet = web_sys::CssStyleSheet::new()?;
-        sheet.replace_sync(CSS)?;
-        js_sys::Reflect::set(
-            &shadow,
-            &"adoptedStyleSheets".into(),
-            &js_sys::Array::of1(&sheet),
-        )?;
+        let shadow = super::ui::shadow_with_css(&host, CSS)?;
 
-        let el =
-            |tag: &str, class: &str, text: Option<&str>| -> Result<web_sys::Element, JsValue> {
-                let e = doc.create_element(tag)?;
-                if !class.is_empty() {
-                    e.set_class_name(class);
-                }
-                if text.is_some() {
-                    e.set_text_content(text);
-                }
-                Ok(e)
-            };
-        let dialog = el("dialog", "", None)?;
         // What showModal() implies, spelled out for the selectors shops
-        // (and our tests) use to find an open survey.
-        dialog.set_attribute("role", "dialog")?;
-        dialog.set_attribute("aria-modal", "true")?;
-        dialog.set_attribute("aria-labelledby", "sc-title")?;
-        // The dialog has no padding: a click whose target is the dialog
-        // itself was on its ::backdrop.
-        let inner = el("div", "in", None)?;
-        let close = el("button", "x", Some("×"))?;
-        close.set_attribute("type", "button")?;
-        close.set_attribute("aria-label", &texts.close)?;
-        let title = el("h2", "", Some(&texts.title))?;
-        title.set_id("sc-title");
-        let form = el("form", "", None)?;
-        form.set_attribute("novalidate", "")?;
-
-        let radios = |legend: &str,
-                      name: &str,
-                      options: &[(String, String)]|
-         -> Result<web_sys::Element, JsValue> {
-            let set = el("fieldset", "", None)?;
-            let legend = el("legend", "", Some(legend))?;
-            set.append_child(&legend)?;
-            let row = el("div", if name == "rating" { "row" } else { "" }, None)?;
-            for (value, label) in options {
-                let l = el("label", "", None)?;
-                let input = el("input", "", None)?;
-                input.set_attribute("type", "radio")?;
-                input.set_attribute("name", name)?;
-                input.set_attribute("value", value)?;
-                l.append_child(&input)?;
-                l.append_child(&doc.create_text_node(&format!(" {label}")))?;
-                row.append_child(&l)?;
-            }
-            set.append_child(&row)?;
-            Ok(set)
-        };
-        let choices = radios(&texts.question, "choice", &texts.options)?;
-        form.append_child(&choices)?;
+        // (and our tests) use to find an open survey. The dialog has no
+        // padding: a click whose target is the dialog itself was on its
+        // ::backdrop.
+        let dialog = node(
+            &doc,
+            &shadow,
+            "dialog",
+            &[
+                ("role", "dialog"),
+                ("aria-modal", "true"),
+                ("aria-labelledby", "sc-title"),
+            ],
+            None,
+        )?;
+        let inner = node(&doc, &dialog, "div", &[("class", "in")], None)?;
+        let close = node(
+            &doc,
+            &inner,
+            "button",
+            &[
+                ("class", "x"),
+                ("type", "button"),
+                ("aria-label", &texts.close),
+            ],
+            Some("×"),
+        )?;
+        node(
+            &doc,
+            &inner,
+            "h2",
+            &[("id", "sc-title")],
+            Some(&texts.title),
+        )?;
+        let form = node(&doc, &inner, "form", &[("novalidate", "")], None)?;
+        radios(&doc, &form, &texts.question, "choice", &texts.options)?;
         if let Some(label) = &texts.rating {
-            let stars: Vec<(String, String)> =
-                (1..=5).map(|i| (i.to_string(), i.to_string())).collect();
-            let rating = radios(label, "rating", &stars)?;
-            form.append_child(&rating)?;
+            let stars: Vec<(String, String)> = ["1", "2", "3", "4", "5"]
+                .iter()
+                .map(|i| (i.to_string(), i.to_string()))
+                .collect();
+            radios(&doc, &form, label, "rating", &stars)?;
         }
         if let Some(label) = &texts.text {
-            let l = el("label", "", Some(label))?;
-            l.set_attribute("for", "sc-text")?;
-            let t = el("textarea", "", None)?;
-            t.set_id("sc-text");
-            t.set_attribute("maxlength", "1000")?;
-            form.append_child(&l)?;
-            form.append_child(&t)?;
+            node(&doc, &form, "label", &[("for", "sc-text")], Some(label))?;
+            node(
+                &doc,
+                &form,
+                "textarea",
+                &[("id", "sc-text"), ("maxlength", "1000")],
+                None,
+            )?;
         }
         if let Some(label) = &texts.email {
-            let l = el("label", "", Some(label))?;
-            l.set_attribute("for", "sc-email")?;
-            let input = el("input", "", None)?;
-            input.set_id("sc-email");
-            input.set_attribute("type", "email")?;
-            input.set_attribute("autocomplete", "email")?;
-            input.set_attribute("maxlength", "254")?;
-            input.set_attribute("aria-describedby", "sc-err")?;
-            let c = el("label", "", None)?;
-            let check = el("input", "", None)?;
-            check.set_id("sc-consent");
-            check.set_attribute("type", "checkbox")?;
-            c.append_child(&check)?;
-            c.append_child(&doc.create_text_node(&format!(" {}", texts.consent)))?;
-            let err = el("p", "err", None)?;
-            err.set_id("sc-err");
-            err.set_attribute("aria-live", "assertive")?;
-            form.append_child(&l)?;
-            form.append_child(&input)?;
-            form.append_child(&c)?;
-            form.append_child(&err)?;
+            node(&doc, &form, "label", &[("for", "sc-email")], Some(label))?;
+            node(
+                &doc,
+                &form,
+                "input",
+                &[
+                    ("id", "sc-email"),
+                    ("type", "email"),
+                    ("autocomplete", "email"),
+                    ("maxlength", "254"),
+                    ("aria-describedby", "sc-err"),
+                ],
+                None,
+            )?;
+            let c = node(&doc, &form, "label", &[], None)?;
+            node(
+                &doc,
+                &c,
+                "input",
+                &[("id", "sc-consent"), ("type", "checkbox")],
+                None,
+            )?;
+            c.append_with_str_1(&spaced(&texts.consent))?;
+            node(
+                &doc,
+                &form,
+                "p",
+                &[
+                    ("class", "err"),
+                    ("id", "sc-err"),
+                    ("aria-live", "assertive"),
+                ],
+                None,
+            )?;
         }
-        let send = el("button", "send", Some(&texts.submit))?;
-        send.set_attribute("type", "submit")?;
-        form.append_child(&send)?;
-        inner.append_child(&close)?;
-        inner.append_child(&title)?;
-        inner.append_child(&form)?;
-        dialog.append_child(&inner)?;
-        shadow.append_child(&dialog)?;
+        node(
+            &doc,
+            &form,
+            "button",
+            &[("class", "send"), ("type", "submit")],
+            Some(&texts.submit),
+        )?;
 
         let on_event = self.exit.on_event.get_or_insert_with(|| {
             let f = Closure::<dyn FnMut(web_sys::Event)>::new(|e: web_sys::Event| {
@@ -625,50 +651,20 @@ impl Runtime {
             return;
         }
         let Some(m) = &self.exit.modal else { return };
-        let Ok(list) = m.shadow.query_selector_all(
-            "button,input:not([type=radio]),input[type=radio]:checked,textarea",
-        ) else {
-            return;
-        };
-        // Unchecked radios are reached with arrow keys, not Tab; a group
-        // with none checked is entered at its first radio.
-        let mut items: Vec<web_sys::HtmlElement> = (0..list.length())
-            .filter_map(|i| list.item(i)?.dyn_into().ok())
-            .collect();
-        for name in ["choice", "rating"] {
-            let checked = m
-                .shadow
-                .query_selector(&format!("input[name={name}]:checked"))
+        // The cycle's ends are fixed by how `open_survey` builds the
+        // dialog: the close button comes first in document order, the
+        // submit button last (just the close button once the form gave way
+        // to the thanks). Everything between is reached by the browser's
+        // own Tab order (unchecked radios by arrow keys).
+        let sel = |q: &str| {
+            m.shadow
+                .query_selector(q)
                 .ok()
-                .flatten();
-            if checked.is_none() {
-                if let Some(first) = m
-                    .shadow
-                    .query_selector(&format!("input[name={name}]"))
-                    .ok()
-                    .flatten()
-                    .and_then(|e| e.dyn_into::<web_sys::HtmlElement>().ok())
-                {
-                    items.push(first);
-                }
-            }
-        }
-        // Document order, so the cycle follows what the shopper sees. Only
-        // the ends matter: min/max instead of a sort (no sort code in the wasm).
-        let order = |a: &&web_sys::HtmlElement, b: &&web_sys::HtmlElement| {
-            let pos = a.compare_document_position(b);
-            if pos & web_sys::Node::DOCUMENT_POSITION_FOLLOWING != 0 {
-                std::cmp::Ordering::Less
-            } else if pos & web_sys::Node::DOCUMENT_POSITION_PRECEDING != 0 {
-                std::cmp::Ordering::Greater
-            } else {
-                std::cmp::Ordering::Equal
-            }
+                .flatten()
+                .and_then(|e| e.dyn_into::<web_sys::HtmlElement>().ok())
         };
-        let (Some(first), Some(last)) = (items.iter().min_by(order), items.iter().max_by(order))
-        else {
-            return;
-        };
+        let Some(first) = sel(".x") else { return };
+        let last = sel(".send").unwrap_or_else(|| first.clone());
         let active: Option<web_sys::Element> = m.shadow.active_element();
         let shift = get(e, "shiftKey").is_truthy();
         let at = |x: &web_sys::HtmlElement| {
@@ -676,10 +672,10 @@ impl Runtime {
                 .as_ref()
                 .is_some_and(|a| a == x.unchecked_ref::<web_sys::Element>())
         };
-        if shift && (at(first) || active.is_none()) {
+        if shift && (at(&first) || active.is_none()) {
             e.prevent_default();
             let _ = last.focus();
-        } else if !shift && (at(last) || active.is_none()) {
+        } else if !shift && (at(&last) || active.is_none()) {
             e.prevent_default();
             let _ = first.focus();
         }
@@ -698,7 +694,9 @@ impl Runtime {
         let input = FormInput {
             choice: value("input[name=choice]:checked"),
             text: value("#sc-text").unwrap_or_default(),
-            rating: value("input[name=rating]:checked").and_then(|v| v.parse().ok()),
+            rating: value("input[name=rating]:checked")
+                .and_then(|v| crate::config::parse_uint(&v))
+                .and_then(|v| u8::try_from(v).ok()),
             email: value("#sc-email").unwrap_or_default(),
             consent: sel("#sc-consent").is_some_and(|e| get(&e, "checked").is_truthy()),
         };

@@ -71,18 +71,8 @@ impl Ui {
     pub(super) fn new(toast: bool) -> Result<Ui, JsValue> {
         let doc = document()?;
         let host = doc.create_element("steadycart-messages")?;
-        let shadow =
-            host.attach_shadow(&web_sys::ShadowRootInit::new(web_sys::ShadowRootMode::Open))?;
-        let sheet = web_sys::CssStyleSheet::new()?;
-        sheet.replace_sync(CSS)?;
-        js_sys::Reflect::set(
-            &shadow,
-            &"adoptedStyleSheets".into(),
-            &js_sys::Array::of1(&sheet),
-        )?;
-        let stack = doc.create_element("div")?;
-        stack.set_class_name("stack");
-        shadow.append_child(&stack)?;
+        let shadow = shadow_with_css(&host, CSS)?;
+        let stack = node(&doc, &shadow, "div", &[("class", "stack")], None)?;
         let parent: web_sys::Node = match doc.body() {
             Some(b) => b.into(),
             None => doc.document_element().ok_or("no root element")?.into(),
@@ -142,27 +132,37 @@ impl Ui {
         }
         self.hide(slot);
         let doc = document()?;
-        let notice = doc.create_element("div")?;
-        notice.set_class_name("notice");
-        notice.set_attribute("role", if urgent { "alert" } else { "status" })?;
-        notice.set_attribute("aria-live", if urgent { "assertive" } else { "polite" })?;
-        notice.set_attribute("aria-atomic", "true")?;
-        notice.set_attribute("data-severity", severity)?;
-        notice.set_attribute(
-            "data-role",
-            match slot {
-                Slot::Role(r) => r.as_str(),
-                Slot::Banner => "banner",
-            },
+        let role = match slot {
+            Slot::Role(r) => r.as_str(),
+            Slot::Banner => "banner",
+        };
+        let notice = node(
+            &doc,
+            &self.stack,
+            "div",
+            &[
+                ("class", "notice"),
+                ("role", if urgent { "alert" } else { "status" }),
+                ("aria-live", if urgent { "assertive" } else { "polite" }),
+                ("aria-atomic", "true"),
+                ("data-severity", severity),
+                ("data-role", role),
+            ],
+            None,
         )?;
-        let message = doc.create_element("span")?;
-        message.set_text_content(Some(text));
-        let button = doc.create_element("button")?;
-        button.set_attribute("type", "button")?;
+        node(&doc, &notice, "span", &[], Some(text))?;
         // The name starts with the visible text (WCAG 2.5.3 label in name:
         // speech users say what they see; axe checks it).
-        button.set_attribute("aria-label", "OK, dismiss this message")?;
-        button.set_text_content(Some("OK"));
+        let button = node(
+            &doc,
+            &notice,
+            "button",
+            &[
+                ("type", "button"),
+                ("aria-label", "OK, dismiss this message"),
+            ],
+            Some("OK"),
+        )?;
         let on_click = Closure::<dyn FnMut(web_sys::Event)>::new(move |_| {
             with_runtime(|rt| rt.dismiss(slot));
         });
@@ -172,11 +172,15 @@ impl Ui {
                 with_runtime(|rt| rt.dismiss(slot));
             }
         });
-        button.add_event_listener_with_callback("click", on_click.as_ref().unchecked_ref())?;
-        notice.add_event_listener_with_callback("keydown", on_key.as_ref().unchecked_ref())?;
-        notice.append_child(&message)?;
-        notice.append_child(&button)?;
-        self.stack.append_child(&notice)?;
+        let listening = button
+            .add_event_listener_with_callback("click", on_click.as_ref().unchecked_ref())
+            .and_then(|()| {
+                notice.add_event_listener_with_callback("keydown", on_key.as_ref().unchecked_ref())
+            });
+        if let Err(e) = listening {
+            notice.remove();
+            return Err(e);
+        }
         self.notices[slot.index()] = Some(Notice {
             element: notice,
             text: text.to_string(),
@@ -202,6 +206,46 @@ impl Ui {
         self.host.remove();
         drop_doc_sheet(self.doc_sheet);
     }
+}
+
+/// Create `<tag>` with `attrs` and `text`, appended to `parent`: the one
+/// place the messages' and the survey's DOM is built (one call per element, not a dozen
+/// inlined web-sys calls each).
+#[inline(never)]
+pub(super) fn node(
+    doc: &web_sys::Document,
+    parent: &web_sys::Node,
+    tag: &str,
+    attrs: &[(&str, &str)],
+    text: Option<&str>,
+) -> Result<web_sys::Element, JsValue> {
+    let e = doc.create_element(tag)?;
+    for (name, value) in attrs {
+        e.set_attribute(name, value)?;
+    }
+    if text.is_some() {
+        e.set_text_content(text);
+    }
+    parent.append_child(&e)?;
+    Ok(e)
+}
+
+/// Attach an open shadow root to `host`, styled by `css` in a
+/// constructable stylesheet (CSP-safe: no inline style element).
+pub(super) fn shadow_with_css(
+    host: &web_sys::Element,
+    css: &str,
+) -> Result<web_sys::ShadowRoot, JsValue> {
+    let shadow =
+        host.attach_shadow(&web_sys::ShadowRootInit::new(web_sys::ShadowRootMode::Open))?;
+    let sheet = web_sys::CssStyleSheet::new()?;
+    sheet.replace_sync(css)?;
+    js_sys::Reflect::set(
+        &shadow,
+        &"adoptedStyleSheets".into(),
+        &js_sys::Array::of1(&sheet),
+    )?;
+    Ok(shadow)
 }
 
 /// A page that hides its whole document (`* { display: none !important }`)
