@@ -165,10 +165,11 @@ impl ConfigError {
     }
 }
 
-impl fmt::Display for ConfigError {
-    // Pieces through `write_str` only: `write!` with arguments would bring
-    // `core::fmt`'s machinery into the wasm.
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+impl ConfigError {
+    /// The message, put together without `core::fmt`: `format!`, `write!`
+    /// and even `to_string()` (through a `Formatter`) would bring its
+    /// machinery into the wasm.
+    pub fn message(&self) -> String {
         let parts: &[&str] = match self {
             ConfigError::MissingSiteKey => &["data-site (the site key) is missing"],
             ConfigError::BadSiteKey => &["data-site is not a valid site key"],
@@ -187,7 +188,13 @@ impl fmt::Display for ConfigError {
                 &["no endpoint rules: add data-checkout, data-cart, data-payment or data-price"]
             }
         };
-        parts.iter().try_for_each(|p| f.write_str(p))
+        parts.concat()
+    }
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message())
     }
 }
 

@@ -159,7 +159,9 @@ impl SessionCount {
 
     /// The stored form.
     pub fn to_stored(&self) -> String {
-        format!("{}:{}", self.session, self.used)
+        let mut out = [self.session.as_str(), ":"].concat();
+        crate::event_json::push_int(&mut out, self.used.into());
+        out
     }
 
     /// Admit one more event of `session` under `settings`: counts it and

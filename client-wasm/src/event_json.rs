@@ -226,6 +226,14 @@ pub fn push_str(out: &mut String, s: &str) {
     out.push('"');
 }
 
+/// `n` in decimal (without `core::fmt`, whose machinery would come into
+/// the wasm with the first `format!` or `to_string()` of a number).
+pub fn int_text(n: i64) -> String {
+    let mut out = String::new();
+    push_int(&mut out, n);
+    out
+}
+
 /// Append `n` in decimal (without `core::fmt`).
 pub fn push_int(out: &mut String, n: i64) {
     if n < 0 {

@@ -6,6 +6,8 @@
 
 use std::collections::VecDeque;
 
+use crate::event_json::push_int;
+
 /// Bytes a batch adds around its events (envelope with generous room for
 /// the numbers and the sdk name).
 pub const BATCH_OVERHEAD: usize = 160;
@@ -171,12 +173,14 @@ pub fn batch_body(sdk: &str, sent_at: i64, dropped: u32, events: &[String]) -> S
     let mut body =
         String::with_capacity(BATCH_OVERHEAD + events.iter().map(|e| e.len() + 1).sum::<usize>());
     body.push_str("{\"v\":");
-    body.push_str(&steadycart_protocol::PROTOCOL_VERSION.to_string());
+    push_int(&mut body, steadycart_protocol::PROTOCOL_VERSION.into());
     body.push_str(",\"sdk\":\"");
     body.extend(sdk.chars().filter(|c| *c != '"' && *c != '\\'));
-    body.push_str(&format!(
-        "\",\"sent_at\":{sent_at},\"dropped\":{dropped},\"events\":["
-    ));
+    body.push_str("\",\"sent_at\":");
+    push_int(&mut body, sent_at);
+    body.push_str(",\"dropped\":");
+    push_int(&mut body, dropped.into());
+    body.push_str(",\"events\":[");
     for (i, e) in events.iter().enumerate() {
         if i > 0 {
             body.push(',');

@@ -12,6 +12,8 @@
 //! Format: a header line `sc1 WRITTEN_AT CLOSED DROPPED`, then one event's
 //! JSON per line (JSON never contains a raw newline). No JSON parser needed.
 
+use crate::event_json::push_int;
+
 /// Prefix of every record key.
 pub const KEY_PREFIX: &str = "steadycart.q.";
 /// A record not rewritten for this long belongs to a dead page.
@@ -69,12 +71,10 @@ pub fn encode<'a>(
         skip_sent += 1;
     }
     let lost = skip_pending as u32;
-    let mut out = format!(
-        "sc1 {} {} {}",
-        written_at as i64,
-        u8::from(closed),
-        dropped.saturating_add(lost)
-    );
+    let mut out = String::from("sc1 ");
+    push_int(&mut out, written_at as i64);
+    out.push_str(if closed { " 1 " } else { " 0 " });
+    push_int(&mut out, dropped.saturating_add(lost).into());
     for e in sent[skip_sent..].iter().chain(&pending[skip_pending..]) {
         out.push('\n');
         out.push_str(e);

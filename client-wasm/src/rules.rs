@@ -112,7 +112,7 @@ fn parse_rule(role: Role, text: &str) -> Result<Rule, RuleError> {
             &rest[slash..]
         };
         (
-            Some(format!("{scheme}{}", &rest[..slash]).to_ascii_lowercase()),
+            Some([scheme, &rest[..slash]].concat().to_ascii_lowercase()),
             path,
         )
     } else if pattern.starts_with('/') {

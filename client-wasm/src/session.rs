@@ -28,7 +28,9 @@ impl Session {
 
     /// The stored form.
     pub fn to_stored(&self) -> String {
-        format!("{}|{}", self.id, self.last_seen as i64)
+        let mut out = [self.id.as_str(), "|"].concat();
+        crate::event_json::push_int(&mut out, self.last_seen as i64);
+        out
     }
 }
 

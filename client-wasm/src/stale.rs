@@ -228,10 +228,10 @@ impl StaleCache {
                 e.url.len() as u64,
                 e.headers.len() as u64,
             ] {
-                out.push_str(&n.to_string());
+                crate::event_json::push_int(&mut out, n as i64);
                 out.push(' ');
             }
-            out.push_str(&e.body.len().to_string());
+            crate::event_json::push_int(&mut out, e.body.len() as i64);
             out.push('\n');
             out.push_str(&e.url);
             out.push_str(&e.headers);

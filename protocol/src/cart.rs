@@ -64,6 +64,19 @@ pub struct CartError {
     pub message: &'static str,
 }
 
+/// `i` in decimal.
+fn index_text(mut i: usize) -> String {
+    let mut digits = Vec::new();
+    loop {
+        digits.push(b'0' + (i % 10) as u8);
+        i /= 10;
+        if i == 0 {
+            break;
+        }
+    }
+    digits.iter().rev().map(|&d| char::from(d)).collect()
+}
+
 fn err(field: impl Into<String>, message: &'static str) -> CartError {
     CartError {
         field: field.into(),
@@ -94,7 +107,9 @@ pub fn check_cart(c: &CartSnapshot) -> Result<(), CartError> {
         return Err(err("items", "more than 50 items"));
     }
     for (i, item) in c.items.iter().enumerate() {
-        let at = |f: &str| format!("items[{i}].{f}");
+        // Without `format!`: this check runs in the snippet's wasm too,
+        // where `core::fmt` would cost kilobytes.
+        let at = |f: &str| ["items[", &index_text(i), "].", f].concat();
         if !(1..=MAX_CART_QTY).contains(&item.qty) {
             return Err(err(at("qty"), "must be 1 to 9999"));
         }
@@ -131,6 +146,13 @@ pub fn check_cart(c: &CartSnapshot) -> Result<(), CartError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn item_indexes_in_decimal() {
+        for i in [0, 7, 10, 49, 1234, usize::MAX] {
+            assert_eq!(index_text(i), i.to_string());
+        }
+    }
 
     fn item(qty: u32, price: Option<i64>) -> CartItem {
         CartItem {

@@ -26,7 +26,7 @@ pub fn init(pairs: Vec<String>, script_url: String, emit: js_sys::Function) -> R
         .collect();
     runtime::start(Ok(attrs), &script_url, Some(emit)).map_err(|e| match e {
         StartError::Config(e) => {
-            ["config\t", e.option().unwrap_or(""), "\t", &e.to_string()].concat()
+            ["config\t", e.option().unwrap_or(""), "\t", &e.message()].concat()
         }
         StartError::AlreadyStarted => {
             "state\t\tSteadycart is already running on this page".to_string()

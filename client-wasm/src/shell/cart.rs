@@ -64,7 +64,7 @@ pub fn snapshot(body: &JsValue) -> Option<CartSnapshot> {
         items.push(CartItem {
             sku: sku
                 .as_string()
-                .or_else(|| whole(&sku).map(|n| n.to_string())),
+                .or_else(|| whole(&sku).map(crate::event_json::int_text)),
             name: first(&v, &["name", "title"])
                 .as_string()
                 .map(|n| n.chars().take(MAX_CART_NAME_CHARS).collect()),

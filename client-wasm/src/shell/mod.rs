@@ -53,7 +53,7 @@ pub fn start(tag: JsValue, script_url: String, emit: Option<js_sys::Function>) -
         Err(runtime::StartError::Config(e)) => warn(
             &[
                 "configuration error: ",
-                &e.to_string(),
+                &e.message(),
                 "; Steadycart stays out of the way.",
             ]
             .concat(),

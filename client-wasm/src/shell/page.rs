@@ -73,7 +73,7 @@ fn text_of(v: &JsValue) -> Option<String> {
         return Some(s);
     }
     if let Some(n) = v.as_f64() {
-        return (n.fract() == 0.0 && n.abs() < 1e15).then(|| (n as i64).to_string());
+        return (n.fract() == 0.0 && n.abs() < 1e15).then(|| crate::event_json::int_text(n as i64));
     }
     v.as_bool()
         .map(|b| if b { "true" } else { "false" }.to_string())

@@ -15,7 +15,7 @@ use wasm_bindgen_futures::JsFuture;
 use super::runtime::{kill_runtime, with_runtime};
 
 fn storage_key(site: &str) -> String {
-    format!("steadycart.config.{site}")
+    ["steadycart.config.", site].concat()
 }
 
 fn local_storage() -> Option<web_sys::Storage> {

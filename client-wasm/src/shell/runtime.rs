@@ -170,7 +170,7 @@ pub(super) fn start(
     }
     config.localize(&remote::languages());
     let window = web_sys::window().ok_or(JsValue::from_str("no window"))?;
-    let config_url = format!("{}/v1/config?site={}", config.collector, config.site_key);
+    let config_url = [&config.collector, "/v1/config?site=", &config.site_key].concat();
     let cached = remote::cached(&config.site_key);
     if cached.as_ref().is_some_and(|c| c.kill) {
         // Switched off: install nothing, only learn whether that changed.
@@ -186,7 +186,8 @@ pub(super) fn start(
     let stored = page::session_storage()
         .and_then(|s| s.get_item(SESSION_KEY).ok().flatten())
         .and_then(|s| Session::parse(&s));
-    let (session, is_new) = session::resolve(stored, now, || format!("s_{}", page::random_hex(12)));
+    let (session, is_new) =
+        session::resolve(stored, now, || ["s_", &page::random_hex(12)].concat());
 
     // Hooks first: if another copy already installed itself, we stop here.
     let page_origin = location.origin()?;
@@ -795,10 +796,7 @@ impl Runtime {
         if self.ui.is_none() {
             match Ui::new(self.toast) {
                 Ok(ui) => self.ui = Some(ui),
-                Err(e) => warn(&format!(
-                    "cannot show messages: {}",
-                    super::js_error_text(&e)
-                )),
+                Err(e) => warn(&["cannot show messages: ", &super::js_error_text(&e)].concat()),
             }
         }
         self.ui.as_mut()

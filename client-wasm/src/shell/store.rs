@@ -30,7 +30,7 @@ impl PageStore {
         let storage = web_sys::window()?.local_storage().ok().flatten()?;
         Some(PageStore {
             storage,
-            key: format!("{}{}", persist::KEY_PREFIX, super::page::random_hex(8)),
+            key: [persist::KEY_PREFIX, &super::page::random_hex(8)].concat(),
             wrote: false,
             budget,
         })

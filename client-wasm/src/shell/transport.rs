@@ -197,9 +197,14 @@ fn after_send(rt: &mut Runtime, sent: Sent) {
         }
         Sent::Refused(status) => {
             // Retrying cannot fix a 4xx (bad key, origin, payload): drop it.
-            warn(&format!(
-                "collector refused a batch ({status}); check data-site and allowed origins"
-            ));
+            warn(
+                &[
+                    "collector refused a batch (",
+                    &crate::event_json::int_text(status.into()),
+                    "); check data-site and allowed origins",
+                ]
+                .concat(),
+            );
         }
     }
     save(rt, false);

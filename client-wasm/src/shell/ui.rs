@@ -298,8 +298,15 @@ pub(super) fn drop_doc_sheet(sheet: Option<web_sys::CssStyleSheet>) {
     if let (Some(sheet), Ok(doc)) = (sheet, document()) {
         let key = JsValue::from_str("adoptedStyleSheets");
         if let Ok(list) = js_sys::Reflect::get(&doc, &key) {
-            let kept =
-                js_sys::Array::from(&list).filter(&mut |s, _, _| s != JsValue::from(sheet.clone()));
+            // A loop, not `Array.filter`: a callback from JS would bring
+            // its own closure shims into the wasm.
+            let sheet = JsValue::from(sheet);
+            let kept = js_sys::Array::new();
+            for s in js_sys::Array::from(&list).iter() {
+                if s != sheet {
+                    kept.push(&s);
+                }
+            }
             let _ = js_sys::Reflect::set(&doc, &key, &kept);
         }
     }
