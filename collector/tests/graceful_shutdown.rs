@@ -224,21 +224,7 @@ const EMAILS: u32 = 5;
 
 /// A collector sending recovery emails to `smtp`, due 1 s after the answer.
 fn mailing(db_url: &str, smtp: &str, data: &std::path::Path) -> Collector {
-    Collector::spawn([
-        "--database-url",
-        db_url,
-        "--signals-disabled",
-        "--data-dir",
-        &data.display().to_string(),
-        "--smtp-url",
-        smtp,
-        "--recovery-public-url",
-        "http://collector.test",
-        "--recovery-delay-ms",
-        "1000",
-        "--recovery-tick-ms",
-        "50",
-    ])
+    mailing_collector(db_url, smtp, "http://collector.test", data, 1000, 50)
 }
 
 /// `(sent, queued and unclaimed with no attempt counted, other)` rows.

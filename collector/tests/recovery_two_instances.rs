@@ -23,27 +23,13 @@ use steadycart_collector::store::Db;
 /// Contacts (and so emails) in the race.
 const CONTACTS: usize = 40;
 
-/// A collector process whose unsubscribe links start with `public`.
+/// A collector process whose unsubscribe links start with `public`. Emails
+/// fall due together, a while after the last answer is in; both mailers
+/// poll every 10 ms.
 async fn collector(db_url: &str, smtp: &str, public: &str, data: &std::path::Path) -> Collector {
-    Collector::spawn([
-        "--database-url",
-        db_url,
-        "--signals-disabled",
-        "--data-dir",
-        &data.display().to_string(),
-        "--smtp-url",
-        smtp,
-        "--recovery-public-url",
-        public,
-        // Emails fall due together, a while after the last answer is in;
-        // both mailers poll every 10 ms.
-        "--recovery-delay-ms",
-        "1500",
-        "--recovery-tick-ms",
-        "10",
-    ])
-    .ready()
-    .await
+    mailing_collector(db_url, smtp, public, data, 1500, 10)
+        .ready()
+        .await
 }
 
 /// SIGTERM, then a clean exit (an email being sent finishes).

@@ -7,7 +7,7 @@ use axum::{body::Body, http::Request, Router};
 use serde_json::{json, Value};
 use steadycart_collector::store::Db;
 
-use super::{ingest_req, json_body, now_ms, send, TestSite, ORIGIN};
+use super::{ingest_req, json_body, now_ms, send, Collector, TestSite, ORIGIN};
 
 /// One event of `session` with a 32-hex-digit id made of `seed` and `n`.
 pub fn event(seed: u32, n: u32, session: &str, body: Value) -> Value {
@@ -136,4 +136,32 @@ pub async fn contact_statuses(db: &Db) -> Vec<String> {
     }
     .unwrap();
     rows.into_iter().map(|r| r.0).collect()
+}
+
+/// A collector process (signals off) sending recovery emails to `smtp`:
+/// unsubscribe links start with `public`, emails fall due `delay_ms` after
+/// the answer and the mailer polls every `tick_ms`.
+pub fn mailing_collector(
+    db_url: &str,
+    smtp: &str,
+    public: &str,
+    data: &std::path::Path,
+    delay_ms: u64,
+    tick_ms: u64,
+) -> Collector {
+    Collector::spawn([
+        "--database-url",
+        db_url,
+        "--signals-disabled",
+        "--data-dir",
+        &data.display().to_string(),
+        "--smtp-url",
+        smtp,
+        "--recovery-public-url",
+        public,
+        "--recovery-delay-ms",
+        &delay_ms.to_string(),
+        "--recovery-tick-ms",
+        &tick_ms.to_string(),
+    ])
 }
