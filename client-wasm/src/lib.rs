@@ -52,5 +52,13 @@ pub mod tiny_regex;
 #[cfg(target_arch = "wasm32")]
 mod shell;
 
+/// Talc instead of std's default dlmalloc: a coalescing allocator made
+/// for wasm (a long-lived page frees and reuses memory), 1.9 KB gzip
+/// smaller in the snippet with realloc-in-place off (realloc then moves;
+/// the snippet's buffers are small).
+#[cfg(all(target_arch = "wasm32", not(target_feature = "atomics")))]
+#[global_allocator]
+static ALLOCATOR: talc::wasm::WasmDynamicTalc = talc::wasm::new_wasm_dynamic_allocator();
+
 /// The snippet's name and version as reported to the collector.
 pub const SDK: &str = concat!("steadycart-js/", env!("CARGO_PKG_VERSION"));
