@@ -70,7 +70,7 @@ pub fn escape(s: &str) -> String {
 pub fn embed_tag(collector_url: &str, site_key: &str) -> String {
     let c = escape(collector_url.trim_end_matches('/'));
     format!(
-        r#"<script type="module" src="{c}/snippet/steadycart.js" data-site="{}" data-collector="{c}"
+        r#"<script src="{c}/snippet/steadycart.js" data-site="{}" data-collector="{c}"
         data-checkout="POST /api/checkout" data-payment="POST /api/payment" data-cart="/api/cart"
         data-price="GET /api/price/* stale" data-confirmation="/order/"></script>"#,
         escape(site_key)
@@ -187,7 +187,9 @@ mod tests {
     #[test]
     fn embed_tag_is_the_documented_one() {
         let tag = embed_tag("http://127.0.0.1:7070/", "pk_abc");
-        assert!(tag.starts_with(r#"<script type="module" src="http://127.0.0.1:7070/snippet/steadycart.js" data-site="pk_abc""#));
+        assert!(tag.starts_with(
+            r#"<script src="http://127.0.0.1:7070/snippet/steadycart.js" data-site="pk_abc""#
+        ));
         assert!(tag.contains(r#"data-checkout="POST /api/checkout""#));
     }
 }

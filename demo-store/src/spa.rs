@@ -33,8 +33,8 @@ pub fn router() -> Router<StoreState> {
 
 async fn shell(State(s): State<StoreState>) -> Html<String> {
     let c = s.config.collector_url.trim_end_matches('/');
-    let (url, c, key) = (
-        js_string(&format!("{c}/snippet/steadycart.js")),
+    let (src, c, key) = (
+        crate::pages::escape(&format!("{c}/snippet/steadycart.js")),
         js_string(c),
         js_string(&s.config.site_key),
     );
@@ -44,12 +44,15 @@ async fn shell(State(s): State<StoreState>) -> Html<String> {
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>Voltline Electronics (single-page)</title>
 <link rel="stylesheet" href="/assets/store.css">
-<script type="module">
-  import {{ init, on }} from {url};
+<script src="{src}"></script>
+<script>
+{{
+  const {{ init, on }} = window.Steadycart;
   init({{ site: {key}, collector: {c}, checkout: "POST /api/checkout", payment: "POST /api/payment",
          cart: "/api/cart", price: "GET /api/price/*", confirmation: "/spa/order/" }});
   on("trouble", (t) => (document.getElementById("notice").textContent = `Our ${{t.role}} service is slow right now.`));
   on("recovered", () => (document.getElementById("notice").textContent = ""));
+}}
 </script>
 <script type="module" src="/assets/spa.js"></script>
 </head><body>

@@ -170,14 +170,14 @@ struct PageQuery {
 /// The script tag a shop would paste, pointing at this lab.
 fn tag(base: &str) -> String {
     format!(
-        r#"<script type="module" src="{base}/snippet/steadycart.js" data-site="{SITE_KEY}" data-collector="{base}" data-price="GET /api/price/*, GET /api/stream" data-cart="/api/cart" data-stall-ms-price="300" data-app-error="error" data-sku="/api/price/{{sku}}, body:sku"></script>"#
+        r#"<script src="{base}/snippet/steadycart.js" data-site="{SITE_KEY}" data-collector="{base}" data-price="GET /api/price/*, GET /api/stream" data-cart="/api/cart" data-stall-ms-price="300" data-app-error="error" data-sku="/api/price/{{sku}}, body:sku"></script>"#
     )
 }
 
 /// The tag with only what is required: defaults everywhere else.
 fn minimal_tag(base: &str) -> String {
     format!(
-        r#"<script type="module" src="{base}/snippet/steadycart.js" data-site="{SITE_KEY}" data-collector="{base}" data-price="GET /api/price/*"></script>"#
+        r#"<script src="{base}/snippet/steadycart.js" data-site="{SITE_KEY}" data-collector="{base}" data-price="GET /api/price/*"></script>"#
     )
 }
 

@@ -216,7 +216,8 @@ async fn js_api_and_spa_routing() -> anyhow::Result<()> {
         .execute_async(
             &format!(
                 "const done = arguments[arguments.length - 1];
-                 import('{}/snippet/steadycart.js').then(async (S) => {{
+                 import('{}/snippet/steadycart.js').then(async () => {{
+                   const S = window.Steadycart;
                    const out = [];
                    for (const c of [{{site: 'pk_abcdef', checkout: 'POST /api/checkout', stallMsPrice: 'soon'}},
                                     {{site: 'pk_abcdef', chekout: '/x'}},

@@ -1,9 +1,12 @@
 //! Calls a page makes before the snippet's wasm has loaded are watched too:
-//! the loader installs the wrappers at script start and queues what those
-//! calls do until the wasm takes over. In headless Chromium, a page fires a
-//! failing checkout (fetch, 503) and a price call that hangs (XHR) right
-//! after the tag; the collector receives the checkout's `http_error` and the
-//! price call's `stall` (emitted while it was pending) and then `slow`.
+//! the loader is a classic script that installs the wrappers as it runs and
+//! queues what those calls do until the wasm takes over. In headless
+//! Chromium, an ordinary inline classic script right after the (plain,
+//! synchronous) tag fires a failing checkout (fetch, 503) and a price call
+//! that hangs (XHR); the collector receives the checkout's `http_error` and
+//! the price call's `stall` (emitted while it was pending) and then `slow`.
+//! (With the old `type="module"` loader that inline script ran before the
+//! loader and neither call was reported.)
 
 use std::time::Duration;
 
@@ -24,6 +27,10 @@ async fn calls_before_the_wasm_loaded_are_reported() -> anyhow::Result<()> {
             "const e = window.__early; return e && e.checkout && e.hang ? e : null",
         )
         .await?;
+    assert_eq!(
+        early["loaderRan"], true,
+        "the classic tag ran before the inline script after it"
+    );
     assert_eq!(
         early["wasmRan"], false,
         "the calls began before the wasm ran"

@@ -7,7 +7,8 @@
 //! for the script tag.
 //!
 //! The package:
-//! - `steadycart.js` (the loader and JS API, the same file the tag loads),
+//! - `steadycart.js` (the loader and JS API, the file the tag loads, with
+//!   ES module exports of the API appended),
 //!   `steadycart.d.ts` + `config.d.ts` (types), and the `--target web`
 //!   glue and wasm: for Vite, Rollup, esbuild and plain `<script type=module>`;
 //! - `bundler/`: the same API over the `--target bundler` glue (the wasm is
@@ -24,6 +25,20 @@ use std::{
 use anyhow::Context;
 
 use crate::{dist, tools};
+
+/// Appended to the loader (a classic script that puts its API on
+/// `globalThis[Symbol.for("steadycart.api")]`) for the package's entry: the
+/// same API as ES module exports. With the tag on the page too, the loader
+/// that ran first serves both.
+const ESM_EXPORTS: &str = r#"
+const api = globalThis[Symbol.for("steadycart.api")];
+export default api;
+export const {
+  init, markCheckoutStarted, markCheckoutCompleted, setCart, identify, showSurvey,
+  pause, resume, uninstall, on, off, version, ready, push,
+  SteadycartError, ConfigError, ConsentError, ArgumentError, StateError,
+} = api;
+"#;
 
 /// The package directory.
 pub fn package_dir() -> PathBuf {
@@ -94,10 +109,9 @@ pub fn run() -> anyhow::Result<usize> {
             pkg.join("bundler")
         };
         copy_tree(&out, &dest)?;
-        fs::copy(
-            root.join("client-wasm/js/steadycart.js"),
-            dest.join("steadycart.js"),
-        )?;
+        // The classic loader with ES module exports of its API after it.
+        let loader = fs::read_to_string(root.join("client-wasm/js/steadycart.js"))?;
+        fs::write(dest.join("steadycart.js"), loader + ESM_EXPORTS)?;
     }
     for f in ["steadycart.d.ts", "config.d.ts"] {
         fs::copy(root.join("client-wasm/js").join(f), pkg.join(f))?;
