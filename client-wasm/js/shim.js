@@ -7,13 +7,30 @@
 // The wrappers' state (see `watch` in steadycart.js).
 let S;
 
-// Take over the wrappers the loader installed. Returns the original fetch
-// (for the snippet's own requests, which must bypass the wrappers) or null
-// when another copy of Steadycart already runs on this page (or none was
-// installed).
-export function install(hooks) {
+// Take over the wrappers the loader installed, with the hooks they call
+// (the contract is `watch`'s in steadycart.js): every hook goes to the
+// wasm's one dispatcher `d(hook, a, b, c, d)`, numbered as `on_hook` in
+// src/shell/runtime.rs (one closure type in the wasm instead of eight).
+// Returns the original fetch (for the snippet's own requests, which must
+// bypass the wrappers) or null when another copy of Steadycart already
+// runs on this page (or none was installed).
+export function install(d, prefixes, inspect, stale) {
   S = globalThis[Symbol.for("steadycart.watch")];
-  return S && S.attach ? S.attach(hooks) : null;
+  return S && S.attach
+    ? S.attach({
+        prefixes,
+        inspect,
+        stale,
+        start: (m, u, b, at) => d(0, m, u, b, at),
+        bodyCap: (t, s) => d(1, t, s),
+        end: (t, s, b, at) => d(2, t, s, b, at),
+        fail: (t, a, at) => d(3, t, a, at),
+        route: (p) => d(4, p),
+        substitute: (t, live, signal) => d(5, t, live, signal),
+        keep: (u, s, h, b) => d(6, u, s, h, b),
+        staleFor: (s, a) => d(7, s, a),
+      })
+    : null;
 }
 
 // Remove the wrappers (also reachable as `window.__steadycart.uninstall()`).

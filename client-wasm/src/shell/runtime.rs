@@ -37,7 +37,12 @@ const STALE_KEY: &str = "steadycart.stale";
 #[wasm_bindgen(module = "/js/shim.js")]
 extern "C" {
     #[wasm_bindgen(catch)]
-    fn install(hooks: &JsValue) -> Result<JsValue, JsValue>;
+    fn install(
+        dispatch: &JsValue,
+        prefixes: &js_sys::Array,
+        inspect: bool,
+        stale: bool,
+    ) -> Result<JsValue, JsValue>;
     fn uninstall();
     fn drain();
     #[wasm_bindgen(js_name = serveStale)]
@@ -191,8 +196,7 @@ pub(super) fn start(
 
     // Hooks first: if another copy already installed itself, we stop here.
     let page_origin = location.origin()?;
-    let hooks = hooks_object(&config, &page_origin)?;
-    let original_fetch = install(&hooks)?;
+    let original_fetch = install_hooks(&config, &page_origin)?;
     if original_fetch.is_null() {
         return Err(StartError::AlreadyStarted);
     }
@@ -286,130 +290,107 @@ fn later(ms: u32, f: fn()) -> Timeout {
     Timeout::new(ms, f)
 }
 
-/// The object the wrappers call (`watch` in `js/steadycart.js` documents
-/// the contract): `start(method, url, body, at) -> token | undefined`,
-/// `bodyCap(token)`, `end(token, status, body, at)`, `fail(token, aborted,
-/// at)`, and the values `prefixes` (what a watched call's URL starts with),
-/// `inspect` and `stale`. Page-lifetime closures.
-fn hooks_object(config: &Config, page_origin: &str) -> Result<JsValue, JsValue> {
-    let hooks = js_sys::Object::new();
+/// The hooks the wrappers call (`watch` in `js/steadycart.js` documents
+/// the contract; `js/shim.js` builds the object): what a watched call's
+/// URL starts with, whether bodies are inspected, whether stale-if-error
+/// is on, and one page-lifetime dispatcher for every hook (one closure
+/// type instead of eight: each costs the wasm and the glue its own shims).
+fn install_hooks(config: &Config, page_origin: &str) -> Result<JsValue, JsValue> {
     let prefixes: js_sys::Array = config
         .rules
         .iter()
         .map(|r| JsValue::from(r.url_prefix(page_origin)))
         .collect();
-    js_sys::Reflect::set(&hooks, &"prefixes".into(), &prefixes)?;
     let inspect =
         config.app_error_field.is_some() || config.rules.iter().any(|r| r.role == Role::Cart);
-    js_sys::Reflect::set(&hooks, &"inspect".into(), &inspect.into())?;
     let stale = config.rules.iter().any(|r| r.stale);
-    js_sys::Reflect::set(&hooks, &"stale".into(), &stale.into())?;
-    let start = Closure::<dyn FnMut(String, String, JsValue, f64) -> JsValue>::new(
-        |method: String, url: String, body: JsValue, at: f64| {
-            with_runtime(|rt| rt.on_start(method, url, &body, at))
-                .flatten()
-                .map_or(JsValue::UNDEFINED, JsValue::from)
-        },
+    let dispatch = Closure::<dyn FnMut(u32, JsValue, JsValue, JsValue, JsValue) -> JsValue>::new(
+        |hook: u32, a: JsValue, b: JsValue, c: JsValue, d: JsValue| on_hook(hook, &a, &b, &c, &d),
     );
-    let body_cap =
-        Closure::<dyn FnMut(u32, Option<u16>) -> u32>::new(|token: u32, status: Option<u16>| {
-            with_runtime(|rt| rt.body_cap(token, status)).unwrap_or(0)
-        });
-    let end = Closure::<dyn FnMut(u32, u16, JsValue, f64)>::new(
-        |token: u32, status: u16, body: JsValue, at: f64| {
-            with_runtime(|rt| {
-                let is_cart = rt
-                    .pending
-                    .iter()
-                    .any(|(t, p)| *t == token && p.role == Role::Cart);
-                if is_cart && (200..300).contains(&status) && !body.is_undefined() {
-                    if let Some(snap) = super::cart::snapshot(&body) {
-                        if rt.last_cart.as_ref() != Some(&snap) {
-                            rt.last_cart = Some(snap.clone());
-                            rt.record(EventBody::CartSnapshot(snap));
-                        }
-                    }
-                }
-                let app_error = (200..300).contains(&status)
-                    && rt.config.app_error_field.as_deref().is_some_and(|f| {
-                        !body.is_undefined() && page::json_field(&body, f).is_some()
-                    });
-                let ending = if app_error {
-                    Ending::AppError(status)
-                } else {
-                    Ending::Response(status)
-                };
-                rt.on_end(token, ending, at)
-            });
-        },
-    );
-    let fail = Closure::<dyn FnMut(u32, bool, f64)>::new(|token: u32, aborted: bool, at: f64| {
-        let ending = if aborted {
-            Ending::Aborted
-        } else {
-            Ending::NetworkError
-        };
-        with_runtime(|rt| rt.on_end(token, ending, at));
-    });
-    js_sys::Reflect::set(&hooks, &"start".into(), start.as_ref())?;
-    js_sys::Reflect::set(&hooks, &"bodyCap".into(), body_cap.as_ref())?;
-    js_sys::Reflect::set(&hooks, &"end".into(), end.as_ref())?;
-    let route = Closure::<dyn FnMut(String)>::new(|path: String| {
-        with_runtime(|rt| rt.on_route(path));
-    });
-    js_sys::Reflect::set(&hooks, &"fail".into(), fail.as_ref())?;
-    stale_hooks(&hooks)?;
-    js_sys::Reflect::set(&hooks, &"route".into(), route.as_ref())?;
-    // The hooks live as long as the page: the wrappers may call them anytime.
-    start.forget();
-    body_cap.forget();
-    end.forget();
-    fail.forget();
-    route.forget();
-    Ok(hooks.into())
+    let original_fetch = install(dispatch.as_ref(), &prefixes, inspect, stale);
+    // The wrappers may call the hooks as long as the page lives.
+    dispatch.forget();
+    original_fetch
 }
 
-/// The stale-if-error hooks (`substitute`, `keep`, `staleFor`; see
-/// `js/shim.js`). Page-lifetime closures.
-fn stale_hooks(hooks: &js_sys::Object) -> Result<(), JsValue> {
-    let substitute = Closure::<dyn FnMut(u32, JsValue, JsValue) -> JsValue>::new(
-        |token: u32, live: JsValue, signal: JsValue| {
-            let plan = with_runtime(|rt| rt.stale_plan(token)).flatten();
-            let Some((url, wait_ms, cached)) = plan else {
-                return JsValue::UNDEFINED;
+/// A number argument of a hook (0 when absent).
+fn num(v: &JsValue) -> f64 {
+    v.as_f64().unwrap_or(0.0)
+}
+
+/// A text argument of a hook.
+fn text(v: &JsValue) -> String {
+    v.as_string().unwrap_or_default()
+}
+
+/// One hook call, numbered as in `js/shim.js`: 0 `start(method, url, body,
+/// at) -> token | undefined`, 1 `bodyCap(token, status?) -> bytes`, 2
+/// `end(token, status, body, at)`, 3 `fail(token, aborted, at)`, 4
+/// `route(path)`, 5 `substitute(token, live, signal)`, 6 `keep(url,
+/// status, headers, body)`, 7 `staleFor(status, aborted) -> bool`.
+fn on_hook(hook: u32, a: &JsValue, b: &JsValue, c: &JsValue, d: &JsValue) -> JsValue {
+    match hook {
+        0 => with_runtime(|rt| rt.on_start(text(a), text(b), c, num(d)))
+            .flatten()
+            .map_or(JsValue::UNDEFINED, JsValue::from),
+        1 => {
+            let status = b.as_f64().map(|s| s as u16);
+            JsValue::from(with_runtime(|rt| rt.body_cap(num(a) as u32, status)).unwrap_or(0))
+        }
+        2 => {
+            with_runtime(|rt| rt.on_response(num(a) as u32, num(b) as u16, c, num(d)));
+            JsValue::UNDEFINED
+        }
+        3 => {
+            let ending = if b.is_truthy() {
+                Ending::Aborted
+            } else {
+                Ending::NetworkError
             };
-            let cached = match cached {
-                Some(e) => js_sys::Array::of3(
-                    &JsValue::from(e.status),
-                    &JsValue::from_str(&e.headers),
-                    &JsValue::from_str(&e.body),
-                )
-                .into(),
-                None => JsValue::UNDEFINED,
+            with_runtime(|rt| rt.on_end(num(a) as u32, ending, num(c)));
+            JsValue::UNDEFINED
+        }
+        4 => {
+            with_runtime(|rt| rt.on_route(text(a)));
+            JsValue::UNDEFINED
+        }
+        5 => substitute(num(a) as u32, b, c),
+        6 => {
+            with_runtime(|rt| rt.keep_stale(text(a), num(b) as u16, &text(c), text(d)));
+            JsValue::UNDEFINED
+        }
+        _ => {
+            let live = match (num(a) as u16, b.is_truthy()) {
+                (_, true) => Live::Aborted,
+                (0, _) => Live::NetworkError,
+                (s, _) => Live::Status(s),
             };
-            serve_stale(&live, &url, stale::ENTRY_CAP, wait_ms, &cached, &signal)
-        },
-    );
-    let keep = Closure::<dyn FnMut(String, u16, String, String)>::new(
-        |url: String, status: u16, headers: String, body: String| {
-            with_runtime(|rt| rt.keep_stale(url, status, &headers, body));
-        },
-    );
-    let stale_for = Closure::<dyn FnMut(u16, bool) -> bool>::new(|status: u16, aborted: bool| {
-        let live = match (status, aborted) {
-            (_, true) => Live::Aborted,
-            (0, _) => Live::NetworkError,
-            (s, _) => Live::Status(s),
-        };
-        with_runtime(|rt| stale::serve_stale(live, &rt.config.error_statuses)).unwrap_or(false)
-    });
-    js_sys::Reflect::set(hooks, &"substitute".into(), substitute.as_ref())?;
-    js_sys::Reflect::set(hooks, &"keep".into(), keep.as_ref())?;
-    js_sys::Reflect::set(hooks, &"staleFor".into(), stale_for.as_ref())?;
-    substitute.forget();
-    keep.forget();
-    stale_for.forget();
-    Ok(())
+            JsValue::from(
+                with_runtime(|rt| stale::serve_stale(live, &rt.config.error_statuses))
+                    .unwrap_or(false),
+            )
+        }
+    }
+}
+
+/// Stale-if-error for a price call under way: the promise the page gets
+/// instead of the live one (see `serveStale` in `js/shim.js`), or
+/// `undefined` to leave the call alone.
+fn substitute(token: u32, live: &JsValue, signal: &JsValue) -> JsValue {
+    let plan = with_runtime(|rt| rt.stale_plan(token)).flatten();
+    let Some((url, wait_ms, cached)) = plan else {
+        return JsValue::UNDEFINED;
+    };
+    let cached = match cached {
+        Some(e) => js_sys::Array::of3(
+            &JsValue::from(e.status),
+            &JsValue::from_str(&e.headers),
+            &JsValue::from_str(&e.body),
+        )
+        .into(),
+        None => JsValue::UNDEFINED,
+    };
+    serve_stale(live, &url, stale::ENTRY_CAP, wait_ms, &cached, signal)
 }
 
 fn install_page_listeners(window: &web_sys::Window) {
@@ -448,6 +429,35 @@ fn install_page_listeners(window: &web_sys::Window) {
 }
 
 impl Runtime {
+    /// A call was answered with `status` at `at`; `body` is its small JSON
+    /// body (text or parsed) when the wrappers read one, else `undefined`.
+    fn on_response(&mut self, token: u32, status: u16, body: &JsValue, at: f64) {
+        let is_cart = self
+            .pending
+            .iter()
+            .any(|(t, p)| *t == token && p.role == Role::Cart);
+        if is_cart && (200..300).contains(&status) && !body.is_undefined() {
+            if let Some(snap) = super::cart::snapshot(body) {
+                if self.last_cart.as_ref() != Some(&snap) {
+                    self.last_cart = Some(snap.clone());
+                    self.record(EventBody::CartSnapshot(snap));
+                }
+            }
+        }
+        let app_error = (200..300).contains(&status)
+            && self
+                .config
+                .app_error_field
+                .as_deref()
+                .is_some_and(|f| !body.is_undefined() && page::json_field(body, f).is_some());
+        let ending = if app_error {
+            Ending::AppError(status)
+        } else {
+            Ending::Response(status)
+        };
+        self.on_end(token, ending, at);
+    }
+
     /// A call began at `at` (ms since the epoch; the wrappers may report it
     /// a little later).
     fn on_start(&mut self, method: String, url: String, body: &JsValue, at: f64) -> Option<u32> {
