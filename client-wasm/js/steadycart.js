@@ -134,6 +134,9 @@
   // How long hook calls may wait in the queue, ms (stall notices are timed
   // from each call's own start, not from when the wasm sees it).
   const BATCH_MS = 50;
+  // Response body bytes read for calls answered before the wasm runs
+  // (config::APP_ERROR_BODY_CAP, what the wasm asks of live calls).
+  const EARLY_CAP = 16 * 1024;
 
   const methodOf = (input, init) =>
     init && init.method
@@ -238,7 +241,11 @@
       return rec.t;
     };
     // How much of the response body the wasm wants (0 when it never does).
+    // Before the wasm runs nobody knows yet: a call answered then has a
+    // small JSON body read (up to the wasm's own cap) and handed over with
+    // its end when the queue is replayed, as a live call's would be.
     const cap = (rec, status) => {
+      if (!S.hooks) return EARLY_CAP;
       if (!S.inspect) return 0;
       const t = token(rec);
       return t === undefined ? 0 : S.hooks.bodyCap(t, status);
