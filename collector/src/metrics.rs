@@ -1,7 +1,8 @@
 //! Process-wide Prometheus metrics served at `GET /metrics` (OpenMetrics
 //! text): events accepted by site and kind, ingest rejections by reason,
-//! request latency by route, writer commits, queue depth and database
-//! reachability.
+//! request latency by route, writer commits, queue depth, database
+//! reachability, and the recovery emails queued and held by an SMTP
+//! configuration fault.
 //!
 //! Per-site signal gauges (abandonment, error and stall rates, baselines,
 //! open incidents) stay behind the site's admin token at
@@ -104,6 +105,11 @@ pub struct Metrics {
     pub queue_capacity: Gauge,
     /// 1 when the database answered a ping during the scrape.
     pub database_up: Gauge,
+    /// Recovery emails waiting to be sent (set when scraped).
+    pub recovery_queued: Gauge,
+    /// Of those, the ones held by an SMTP configuration fault (set when
+    /// scraped): above 0, the shop's SMTP settings need fixing.
+    pub recovery_held: Gauge,
 }
 
 impl Default for Metrics {
@@ -177,6 +183,18 @@ impl Metrics {
             "1 when the database answered a ping during this scrape",
             database_up.clone(),
         );
+        let recovery_queued = Gauge::default();
+        registry.register(
+            "steadycart_recovery_emails_queued",
+            "Recovery emails waiting to be sent",
+            recovery_queued.clone(),
+        );
+        let recovery_held = Gauge::default();
+        registry.register(
+            "steadycart_recovery_emails_held",
+            "Queued recovery emails held by an SMTP configuration fault (refused credentials, TLS, sender refused): fix the SMTP settings",
+            recovery_held.clone(),
+        );
         Metrics {
             registry,
             events_accepted,
@@ -189,6 +207,8 @@ impl Metrics {
             queue_depth,
             queue_capacity,
             database_up,
+            recovery_queued,
+            recovery_held,
         }
     }
 

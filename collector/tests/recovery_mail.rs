@@ -469,6 +469,11 @@ both_backends!(
         mailer.deliver_due(now_ms() + 86_400_000).await.unwrap();
         assert_eq!(outbox(&db).await[0].1, 3, "given up for good");
         assert!(inbox.mails().is_empty());
+        assert_eq!(
+            contact_status(&app, &site).await,
+            vec!["pending"],
+            "a server that never took it is no bounce of the address"
+        );
     }
 );
 

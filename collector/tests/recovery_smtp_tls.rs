@@ -11,6 +11,11 @@
 //!   configuration, not a bounce, so the contact stays `pending` — with a
 //!   clear error, and the password in no log line nor stored error; once
 //!   the password is fixed the email goes out once.
+//! - A wrong password past `max_attempts`: the emails are held (`queued`,
+//!   `smtp_config: …`), one refused login a round, no contact bounced,
+//!   counted in `/metrics` and `/readyz`; once fixed, a restarted mailer
+//!   sends every one at once. Held longer than `config_fault_hold`, an
+//!   email fails, its contact still not bounced.
 //! - `tls=required` against a server without STARTTLS: nothing but EHLO
 //!   sent, no credentials, no message.
 //! - A certificate from an unknown CA (no `smtp_ca_file`), or for another
@@ -443,6 +448,153 @@ both_backends!(
     }
 );
 
+/// The app's `/metrics` and `/readyz` numbers of held recovery emails.
+async fn held_reported(app: &axum::Router) -> (String, i64) {
+    let get = |path: &str| {
+        axum::http::Request::get(path)
+            .body(axum::body::Body::empty())
+            .unwrap()
+    };
+    let (status, res) = send(app, get("/metrics")).await;
+    assert_eq!(status, 200);
+    let bytes = http_body_util::BodyExt::collect(res.into_body())
+        .await
+        .unwrap()
+        .to_bytes();
+    let metrics = String::from_utf8(bytes.to_vec()).unwrap();
+    let line = metrics
+        .lines()
+        .find(|l| l.starts_with("steadycart_recovery_emails_held "))
+        .unwrap_or_else(|| panic!("no held gauge: {metrics}"))
+        .to_string();
+    let (_, res) = send(app, get("/readyz")).await;
+    let ready = json_body(res).await;
+    (line, ready["recovery_emails_held"].as_i64().unwrap())
+}
+
+both_backends!(
+    a_wrong_password_past_max_attempts_holds_the_emails_and_bounces_no_one,
+    |db: Db| async move {
+        let pki = Pki::new();
+        let (inbox, server) = starttls_server(&pki.server);
+        let dir = tempfile::tempdir().unwrap();
+        let (app, _state, _writer) = shop(&db, dir.path()).await;
+        let site: (String,) = match &db {
+            Db::Sqlite(p) => {
+                sqlx::query_as("SELECT site_key FROM sites")
+                    .fetch_one(p)
+                    .await
+            }
+            Db::Postgres(p) => {
+                sqlx::query_as("SELECT site_key FROM sites")
+                    .fetch_one(p)
+                    .await
+            }
+        }
+        .unwrap();
+        for (seed, email) in [(2, "bob.tls@example.com"), (3, "cy.tls@example.com")] {
+            ingest(&app, &site.0, &abandonment(seed, email)).await;
+        }
+        let url = format!("smtp://{server}?tls=required");
+        let cfg = RecoveryConfig {
+            smtp_username: Some(USER.into()),
+            smtp_password: Some(WRONG_PASSWORD.into()),
+            max_attempts: 2,
+            ..config(url, Some(pki.ca.as_path()))
+        };
+        let m = mailer(&db, &cfg, dir.path()).await;
+        let now = now_ms();
+        // Rounds two minutes apart (past the 60 s longest backoff), well
+        // past `max_attempts`.
+        for round in 0..5 {
+            assert_eq!(m.deliver_due(now + round * 120_000).await.unwrap(), 0);
+        }
+        assert_eq!(
+            contact_statuses(&db).await,
+            vec!["pending"; 3],
+            "the shop's password is no shopper's bounce"
+        );
+        let rows = outbox(&db).await;
+        eprintln!("held: {rows:?}");
+        assert_eq!(
+            (rows[0].status.as_str(), rows[0].attempts),
+            ("queued", 5),
+            "held past max_attempts: {rows:?}"
+        );
+        let error = rows[0].last_error.clone().unwrap();
+        assert!(
+            error.starts_with("smtp_config: ") && error.contains("535"),
+            "{error}"
+        );
+        assert!(
+            rows[1..]
+                .iter()
+                .all(|r| r.status == "queued" && r.attempts == 0),
+            "the others wait untried: {rows:?}"
+        );
+        assert_eq!(
+            inbox.auths.lock().unwrap().len(),
+            5,
+            "one refused login a round, not one per queued email"
+        );
+        let (gauge, ready) = held_reported(&app).await;
+        assert_eq!(gauge, "steadycart_recovery_emails_held 1");
+        assert_eq!(ready, 1);
+
+        // The operator fixes the password and restarts: every email goes
+        // out at once, each once.
+        let fixed = RecoveryConfig {
+            smtp_password: Some(PASSWORD.into()),
+            ..cfg
+        };
+        let m = mailer(&db, &fixed, dir.path()).await;
+        assert_eq!(m.deliver_due(now_ms()).await.unwrap(), 3);
+        assert_eq!(m.deliver_due(now_ms() + 86_400_000).await.unwrap(), 0);
+        assert_eq!(inbox.mails().len(), 3);
+        assert!(outbox(&db).await.iter().all(|r| r.status == "sent"));
+        assert_eq!(contact_statuses(&db).await, vec!["emailed"; 3]);
+        assert_eq!(
+            held_reported(&app).await,
+            ("steadycart_recovery_emails_held 0".into(), 0)
+        );
+    }
+);
+
+both_backends!(
+    an_email_held_longer_than_config_fault_hold_fails_without_a_bounce,
+    |db: Db| async move {
+        let pki = Pki::new();
+        let (inbox, server) = starttls_server(&pki.server);
+        let dir = tempfile::tempdir().unwrap();
+        let _shop = shop(&db, dir.path()).await;
+        let cfg = RecoveryConfig {
+            config_fault_hold: Duration::from_secs(3600),
+            ..config(
+                format!("smtp://{USER}:{WRONG_PASSWORD}@{server}?tls=required"),
+                Some(pki.ca.as_path()),
+            )
+        };
+        let m = mailer(&db, &cfg, dir.path()).await;
+        let now = now_ms();
+        m.deliver_due(now).await.unwrap();
+        assert_eq!(outbox(&db).await[0].status, "queued");
+        m.deliver_due(now + 2 * 3_600_000).await.unwrap();
+        let row = &outbox(&db).await[0];
+        assert_eq!(
+            (row.status.as_str(), row.attempts),
+            ("failed", 2),
+            "{row:?}"
+        );
+        let error = row.last_error.as_deref().unwrap();
+        assert!(
+            error.starts_with("smtp_config: held longer than config_fault_hold"),
+            "{error}"
+        );
+        assert_eq!(contact_statuses(&db).await, vec!["pending"]);
+        assert!(inbox.mails().is_empty());
+    }
+);
+
 both_backends!(
     tls_required_against_a_server_without_starttls_sends_nothing_in_clear,
     |db: Db| async move {
@@ -473,6 +625,14 @@ both_backends!(
             row.last_error.as_deref().unwrap_or("").contains("STARTTLS"),
             "{row:?}"
         );
+        assert!(
+            row.last_error
+                .as_deref()
+                .unwrap_or("")
+                .starts_with("smtp_config: "),
+            "{row:?}"
+        );
+        assert_eq!(contact_statuses(&db).await, vec!["pending"]);
     }
 );
 
@@ -513,6 +673,13 @@ both_backends!(
             assert_starttls_then_tls_only(&sessions[0]);
             let row = &outbox(&db).await[0];
             assert_eq!(row.status, "queued", "retried later: {row:?}");
+            assert!(
+                row.last_error
+                    .as_deref()
+                    .unwrap_or("")
+                    .starts_with("smtp_config: "),
+                "a TLS failure is the shop's configuration: {row:?}"
+            );
             eprintln!("{expect}: {:?}", row.last_error);
             assert!(
                 row.last_error.as_deref().unwrap_or("").contains(expect),

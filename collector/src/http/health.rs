@@ -1,5 +1,7 @@
 //! `/healthz` (the process answers) and `/readyz` (database reachable and the
-//! writer keeping up).
+//! writer keeping up). `/readyz` also reports the recovery emails held by an
+//! SMTP configuration fault; they do not make the instance unready (ingest
+//! works), but an operator looking here sees the fault.
 
 use axum::{extract::State, http::StatusCode, routing::get, Json, Router};
 use serde_json::{json, Value};
@@ -15,6 +17,11 @@ pub fn router() -> Router<AppState> {
 
 async fn ready(State(state): State<AppState>) -> (StatusCode, Json<Value>) {
     let db_ok = state.db.ping().await.is_ok();
+    let held = if db_ok {
+        state.db.recovery_queue_counts().await.map_or(0, |(_, h)| h)
+    } else {
+        0
+    };
     let depth = state.ingest.depth();
     let keeping_up = depth < state.config.ingest.queue_capacity * 9 / 10;
     let status = if db_ok && keeping_up {
@@ -24,6 +31,9 @@ async fn ready(State(state): State<AppState>) -> (StatusCode, Json<Value>) {
     };
     (
         status,
-        Json(json!({ "database": db_ok, "queue_depth": depth, "keeping_up": keeping_up })),
+        Json(
+            json!({ "database": db_ok, "queue_depth": depth, "keeping_up": keeping_up,
+                     "recovery_emails_held": held }),
+        ),
     )
 }

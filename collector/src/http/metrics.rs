@@ -41,6 +41,10 @@ async fn scrape(State(state): State<AppState>, headers: HeaderMap) -> Result<Res
     m.queue_capacity
         .set(state.config.ingest.queue_capacity as i64);
     m.database_up.set(i64::from(state.db.ping().await.is_ok()));
+    if let Ok((queued, held)) = state.db.recovery_queue_counts().await {
+        m.recovery_queued.set(queued);
+        m.recovery_held.set(held);
+    }
     Ok((
         [(
             header::CONTENT_TYPE,

@@ -401,7 +401,7 @@ pub const OPERATIONS: &[Operation] = &[
         method: "get",
         path: "/metrics",
         summary: "Process metrics (OpenMetrics text): events accepted by site and kind, rejections by reason, \
-            request latency by route, writer commits, queue depth, database up",
+            request latency by route, writer commits, queue depth, database up, recovery emails queued and held",
         access: Access::Public,
         query: &[],
         body: None,
@@ -735,6 +735,8 @@ fn schemas() -> Value {
                 "database": s("boolean", "the database answered"),
                 "queue_depth": s("integer", "batches waiting for the writer"),
                 "keeping_up": s("boolean", "the writer queue is below 90% full"),
+                "recovery_emails_held": s("integer", "recovery emails held by an SMTP configuration fault \
+                    (refused credentials, TLS, sender refused); informational, never makes the instance unready"),
             },
         },
     })

@@ -58,8 +58,17 @@ pub struct RecoveryConfig {
     /// `signals.public_url`, else the listen address.
     #[serde(with = "crate::config::file::opt_string")]
     pub public_url: Option<String>,
-    /// Most send attempts of one email. Default 10.
+    /// Most send attempts of one email that fails for a temporary reason
+    /// (unreachable server, 4xx); then it is `failed`. Default 10.
     pub max_attempts: u32,
+    /// How long an email held by an SMTP configuration fault (refused
+    /// credentials, TLS, the sender refused by policy) keeps being retried,
+    /// counted from when it was queued; it does not count against
+    /// `max_attempts`. Then it is `failed` (`smtp_config: …`), its contact
+    /// untouched. Default 3 days: a recovery email later than that does
+    /// more harm than good.
+    #[serde(with = "crate::config::file::duration")]
+    pub config_fault_hold: Duration,
     /// First retry delay, doubling up to `max_backoff`. Default 30 s.
     #[serde(with = "crate::config::file::duration")]
     pub min_backoff: Duration,
@@ -91,6 +100,7 @@ impl Default for RecoveryConfig {
             token_secret: None,
             public_url: None,
             max_attempts: 10,
+            config_fault_hold: Duration::from_secs(3 * 24 * 3600),
             min_backoff: Duration::from_secs(30),
             max_backoff: Duration::from_secs(3600),
             tick: Duration::from_secs(1),
@@ -131,6 +141,7 @@ impl fmt::Debug for RecoveryConfig {
             .field("token_secret", &redacted(&self.token_secret))
             .field("public_url", &self.public_url)
             .field("max_attempts", &self.max_attempts)
+            .field("config_fault_hold", &self.config_fault_hold)
             .field("min_backoff", &self.min_backoff)
             .field("max_backoff", &self.max_backoff)
             .field("tick", &self.tick)

@@ -14,19 +14,38 @@
 //! it; a session that ended without trouble cancels it. The email is in the
 //! shopper's language (recorded per session at ingest from
 //! `Accept-Language`) when the site has emails in it, else the site's.
-//! Temporary SMTP failures (connection refused, 4xx, TLS, refused
-//! credentials) are retried with exponential backoff up to `max_attempts`;
-//! permanent rejections of the recipient or message (other 5xx) are
-//! recorded on the row (`failed`) and the contact (`bounced`), never
-//! retried (see [`super::smtp::classify`]). Error text is stored and logged
-//! with addresses scrubbed.
+//! What a failed send does depends on whose fault it is (see
+//! [`super::smtp::classify`]):
+//! - temporary (unreachable server, 4xx, no answer in time): retried with
+//!   exponential backoff up to `max_attempts`, then `failed`;
+//! - the shop's SMTP configuration (refused credentials, TLS, no STARTTLS,
+//!   the sender refused by policy): the email is *held* — it stays
+//!   `queued` with its error stored as `smtp_config: …`, is retried with
+//!   the backoff (capped at `max_backoff`) however many attempts it took,
+//!   and is tried at once when a mailer starts (after the operator fixed
+//!   the settings); only after `config_fault_hold` since it was queued is
+//!   it `failed`. While the fault lasts the mailer pauses (one failed
+//!   login per backoff step, not one per email), logs an error, and the
+//!   held emails are counted in `GET /metrics` and `/readyz`;
+//! - the recipient's address refused (550/551/553, `X.1.x`): `failed`, and
+//!   the contact `bounced` (suppressed from later emails), never retried;
+//! - any other permanent refusal: `failed`, the contact untouched.
+//!
+//! Error text is stored and logged with addresses scrubbed.
 //!
 //! On shutdown the email being sent finishes (bounded by `smtp_timeout`)
 //! and the rows claimed but not yet attempted are handed back (claim and
 //! attempt undone), so another instance or the next start sends them at
 //! once instead of after the claim expires.
 
-use std::{path::PathBuf, time::Duration};
+use std::{
+    path::PathBuf,
+    sync::{
+        atomic::{AtomicI64, AtomicU32, Ordering},
+        Arc,
+    },
+    time::Duration,
+};
 
 use lettre::{
     message::{
@@ -43,7 +62,7 @@ use super::{
     config::RecoveryConfig,
     headers::{list_unsubscribe, message_id, LIST_UNSUBSCRIBE_POST},
     settings::SiteSettings,
-    smtp::Failure,
+    smtp::{Failure, CONFIG_FAULT},
     template::{CartLine, EmailContext, Locale},
     token::{Claims, Purpose, TokenSigner},
 };
@@ -121,7 +140,13 @@ pub fn clock_utc(ms: i64) -> String {
 #[derive(Debug, PartialEq)]
 enum Outcome {
     Sent(String),
+    /// Temporary: retried up to `max_attempts`.
     Retry(String),
+    /// The shop's SMTP configuration: held until fixed.
+    Held(String),
+    /// The recipient's address refused: the contact bounced.
+    Bounce(String),
+    /// Refused for good, not the address's fault.
     Reject(String),
     Cancel(&'static str),
     Postpone(Duration, &'static str),
@@ -134,6 +159,8 @@ struct Claimed {
     contact_id: i64,
     session_id: String,
     attempts: i64,
+    /// When the row was queued (ms).
+    created_at: i64,
     /// `survey` or `identify` (see migration 0011).
     source: String,
 }
@@ -146,6 +173,12 @@ pub struct Mailer {
     delivery: Delivery,
     signer: TokenSigner,
     public_url: String,
+    /// No attempt before this time (ms): set by an SMTP configuration
+    /// fault, so a wrong password costs one refused login per backoff step
+    /// instead of one per queued email. Shared by clones.
+    paused_until: Arc<AtomicI64>,
+    /// Configuration faults in a row (the pause's backoff step).
+    fault_streak: Arc<AtomicU32>,
 }
 
 impl std::fmt::Debug for Mailer {
@@ -158,7 +191,9 @@ impl std::fmt::Debug for Mailer {
 }
 
 impl Mailer {
-    /// A mailer on `db`; unsubscribe links start with `public_url`.
+    /// A mailer on `db`; unsubscribe links start with `public_url`. Emails
+    /// held by an SMTP configuration fault become due at once: the
+    /// settings may have been fixed since.
     pub async fn new(
         db: Db,
         cfg: RecoveryConfig,
@@ -170,12 +205,21 @@ impl Mailer {
             _ => Delivery::Files(mail_dir(&cfg, data_dir)),
         };
         let signer = signer(&db, &cfg).await?;
+        let held = db.recovery_retry_held().await?;
+        if held > 0 {
+            tracing::info!(
+                held,
+                "recovery emails held by an SMTP configuration fault are tried again now"
+            );
+        }
         Ok(Mailer {
             db,
             cfg,
             delivery,
             signer,
             public_url: public_url.trim_end_matches('/').to_string(),
+            paused_until: Arc::default(),
+            fault_streak: Arc::default(),
         })
     }
 
@@ -189,7 +233,7 @@ impl Mailer {
         let sql = format!(
             "UPDATE recovery_outbox SET claimed_until = $2, attempts = attempts + 1 WHERE id IN \
              (SELECT o.id FROM recovery_outbox o WHERE {DUE} ORDER BY o.id LIMIT $3{lock}) \
-             RETURNING id, site_id, contact_id, session_id, attempts, source"
+             RETURNING id, site_id, contact_id, session_id, attempts, created_at, source"
         );
         let hold = (self.cfg.smtp_timeout * 2).as_millis() as i64 + 30_000;
         let due_before = now - self.cfg.delay.as_millis() as i64;
@@ -200,6 +244,7 @@ impl Mailer {
                 contact_id: r.try_get("contact_id")?,
                 session_id: r.try_get("session_id")?,
                 attempts: r.try_get("attempts")?,
+                created_at: r.try_get("created_at")?,
                 source: r.try_get("source")?,
             })).collect::<Result<Vec<_>, sqlx::Error>>()?);
         rows.sort_by_key(|c| c.id);
@@ -223,7 +268,7 @@ impl Mailer {
     ) -> Result<usize, StoreError> {
         let mut sent = 0;
         loop {
-            if stopping() {
+            if stopping() || now < self.paused_until.load(Ordering::Relaxed) {
                 return Ok(sent);
             }
             let batch = self.claim(now).await?;
@@ -236,12 +281,31 @@ impl Mailer {
                     return Ok(sent);
                 }
                 let outcome = self.attempt(c, now).await?;
-                if matches!(outcome, Outcome::Sent(_)) {
-                    sent += 1;
+                let fault = matches!(outcome, Outcome::Held(_));
+                match outcome {
+                    Outcome::Sent(_) => {
+                        sent += 1;
+                        self.fault_streak.store(0, Ordering::Relaxed);
+                    }
+                    Outcome::Held(_) => self.pause(now),
+                    _ => {}
                 }
                 self.record(c, outcome, now).await?;
+                if fault {
+                    // Every other email would fail the same way.
+                    self.release(&batch[k + 1..]).await?;
+                    return Ok(sent);
+                }
             }
         }
+    }
+
+    /// Pause after an SMTP configuration fault: the next attempt (of any
+    /// email) after the backoff of the faults in a row.
+    fn pause(&self, at: i64) {
+        let streak = self.fault_streak.fetch_add(1, Ordering::Relaxed) + 1;
+        let until = crate::now_ms().max(at) + self.cfg.backoff(streak).as_millis() as i64;
+        self.paused_until.store(until, Ordering::Relaxed);
     }
 
     /// Hand claimed rows back untried: due again at once for any instance.
@@ -252,10 +316,7 @@ impl Mailer {
                 .bind(c.id).execute(pool).await?; });
         }
         if !rows.is_empty() {
-            tracing::info!(
-                released = rows.len(),
-                "recovery emails handed back on shutdown"
-            );
+            tracing::info!(released = rows.len(), "recovery emails handed back");
         }
         Ok(())
     }
@@ -267,6 +328,7 @@ impl Mailer {
         let now = crate::now_ms();
         let later = |d: Duration| now.max(at) + d.as_millis() as i64;
         let db = &self.db;
+        let held = matches!(outcome, Outcome::Held(_));
         match outcome {
             Outcome::Sent(mid) => {
                 tracing::info!(outbox = c.id, site_id = c.site_id, "recovery email sent");
@@ -286,8 +348,17 @@ impl Mailer {
                 on_pool!(db, pool => { sqlx::query("UPDATE recovery_outbox SET next_attempt_at = $2, claimed_until = 0, last_error = $3 WHERE id = $1")
                     .bind(c.id).bind(later(wait)).bind(&error).execute(pool).await?; });
             }
-            Outcome::Retry(error) | Outcome::Reject(error) => {
-                tracing::error!(outbox = c.id, attempts = c.attempts, error = %error, "recovery email given up");
+            Outcome::Held(error)
+                if now.max(at) - c.created_at < self.cfg.config_fault_hold.as_millis() as i64 =>
+            {
+                let wait = self.cfg.backoff(c.attempts as u32);
+                tracing::error!(outbox = c.id, site_id = c.site_id, attempts = c.attempts, retry_in_s = wait.as_secs(), error = %error,
+                    "recovery email held by an SMTP configuration fault, not the shopper's address: fix the SMTP settings; will retry, and at once on restart");
+                on_pool!(db, pool => { sqlx::query("UPDATE recovery_outbox SET next_attempt_at = $2, claimed_until = 0, last_error = $3 WHERE id = $1")
+                    .bind(c.id).bind(later(wait)).bind(format!("{CONFIG_FAULT}: {error}")).execute(pool).await?; });
+            }
+            Outcome::Bounce(error) => {
+                tracing::warn!(outbox = c.id, error = %error, "recovery email given up: the address was refused (bounced), no more emails to it");
                 on_pool!(db, pool => {
                     let mut tx = pool.begin().await?;
                     sqlx::query("UPDATE recovery_outbox SET status = 'failed', done_at = $2, last_error = $3 WHERE id = $1")
@@ -296,6 +367,17 @@ impl Mailer {
                         .bind(c.contact_id).bind(now).execute(&mut *tx).await?;
                     tx.commit().await?;
                 });
+            }
+            Outcome::Retry(error) | Outcome::Reject(error) | Outcome::Held(error) => {
+                // Not the address's fault: the contact stays as it is.
+                let error = if held {
+                    format!("{CONFIG_FAULT}: held longer than config_fault_hold: {error}")
+                } else {
+                    error
+                };
+                tracing::error!(outbox = c.id, attempts = c.attempts, error = %error, "recovery email given up");
+                on_pool!(db, pool => { sqlx::query("UPDATE recovery_outbox SET status = 'failed', done_at = $2, last_error = $3 WHERE id = $1")
+                    .bind(c.id).bind(now).bind(&error).execute(pool).await?; });
             }
             Outcome::Cancel(why) => {
                 tracing::info!(outbox = c.id, why, "recovery email cancelled");
@@ -452,7 +534,14 @@ impl Mailer {
         let mid = message_id(c.site_id, c.id, &settings.from);
         let message = match build_message(&settings, &email, &mail, &mid, &unsubscribe_url) {
             Ok(m) => m,
-            Err(e) => return Ok(Outcome::Reject(scrub(&e))),
+            Err(BuildError::Recipient(e)) => return Ok(Outcome::Bounce(scrub(&e))),
+            Err(BuildError::Sender(e)) => {
+                return Ok(Outcome::Held(format!(
+                    "the site's recovery settings: {}",
+                    scrub(&e)
+                )))
+            }
+            Err(BuildError::Message(e)) => return Ok(Outcome::Reject(scrub(&e))),
         };
         Ok(match &self.delivery {
             // The whole conversation is bounded: a server that stops
@@ -461,8 +550,10 @@ impl Mailer {
                 match tokio::time::timeout(self.cfg.smtp_timeout, smtp.send(message)).await {
                     Ok(Ok(_)) => Outcome::Sent(mid),
                     Ok(Err(e)) => match super::smtp::classify(&e) {
-                        Failure::Permanent(why) => Outcome::Reject(why),
                         Failure::Temporary(why) => Outcome::Retry(why),
+                        Failure::Config(why) => Outcome::Held(why),
+                        Failure::Bounce(why) => Outcome::Bounce(why),
+                        Failure::Rejected(why) => Outcome::Reject(why),
                     },
                     Err(_) => Outcome::Retry("SMTP: no answer within the timeout".into()),
                 }
@@ -475,35 +566,49 @@ impl Mailer {
     }
 }
 
+/// Why a message could not be built, by whose fault.
+#[derive(Debug)]
+enum BuildError {
+    /// The shopper's address.
+    Recipient(String),
+    /// The site's sender or reply-to.
+    Sender(String),
+    /// Anything else.
+    Message(String),
+}
+
 fn build_message(
     settings: &SiteSettings,
     to: &str,
     mail: &super::template::RenderedEmail,
     mid: &str,
     unsubscribe_url: &str,
-) -> Result<Message, String> {
+) -> Result<Message, BuildError> {
     let from: Mailbox = settings
         .from
         .parse()
-        .map_err(|_| "invalid sender".to_string())?;
+        .map_err(|_| BuildError::Sender("invalid sender".into()))?;
     let to: Mailbox = to
         .parse()
-        .map_err(|_| "invalid recipient address".to_string())?;
+        .map_err(|_| BuildError::Recipient("invalid recipient address".into()))?;
     let mut b = Message::builder()
         .from(from)
         .to(to)
         .subject(mail.subject.clone())
         .message_id(Some(mid.to_string()));
     if let Some(r) = &settings.reply_to {
-        b = b.reply_to(r.parse().map_err(|_| "invalid reply-to".to_string())?);
+        b = b.reply_to(
+            r.parse()
+                .map_err(|_| BuildError::Sender("invalid reply-to".into()))?,
+        );
     }
     let mut message = b
         .multipart(MultiPart::alternative_plain_html(
             mail.text.clone(),
             mail.html.clone(),
         ))
-        .map_err(|e| e.to_string())?;
-    let list = list_unsubscribe(unsubscribe_url).map_err(|e| e.to_string())?;
+        .map_err(|e| BuildError::Message(e.to_string()))?;
+    let list = list_unsubscribe(unsubscribe_url).map_err(|e| BuildError::Message(e.to_string()))?;
     let headers = message.headers_mut();
     headers.insert_raw(HeaderValue::new(
         HeaderName::new_from_ascii_str("List-Unsubscribe"),

@@ -10,11 +10,13 @@
 //!   the TLS connection: a shop's private CA, or a relay's self-signed
 //!   certificate. The certificate is still verified, host name included;
 //!   there is deliberately no switch that skips verification.
-//! - [`classify`]: a 5xx reply about the recipient or the message is
-//!   permanent (a bounce); refused credentials (530, 534, 535, 538) are the
-//!   shop's configuration, not the shopper's address, so they are retried
-//!   like an unreachable server or a TLS failure until the operator fixes
-//!   them, and never mark a contact bounced.
+//! - [`classify`]: what a failed send means. Only a refusal of the
+//!   recipient's address (550/551/553, or an `X.1.x` addressing status) is
+//!   a bounce. Refused credentials (530, 534, 535, 538), a TLS failure, a
+//!   server without the required STARTTLS and policy refusals of the
+//!   sender (`X.7.x`, `X.1.7`/`X.1.8`, relaying denied) are the shop's SMTP
+//!   configuration ([`Failure::Config`]): the mailer holds such emails
+//!   until the operator fixes it, and never marks a contact bounced.
 
 use std::path::Path;
 
@@ -179,34 +181,116 @@ fn percent_decode(s: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
-/// What an SMTP failure means for the email.
+/// How the stored error of an email held by [`Failure::Config`] starts
+/// (`smtp_config: …`): the outbox row stays `queued`, and this marks it
+/// held for the metrics, `/readyz` and a restart.
+pub const CONFIG_FAULT: &str = "smtp_config";
+
+/// What an SMTP failure means for the email and its contact.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Failure {
-    /// Try again later (unreachable, 4xx, TLS, refused credentials).
+    /// Try again later: unreachable, a 4xx reply, no answer in time.
     Temporary(String),
-    /// The recipient or the message was refused for good (a bounce).
-    Permanent(String),
+    /// The shop's SMTP setup is wrong (credentials, TLS, STARTTLS, the
+    /// sender or relaying refused by policy): held and retried until it is
+    /// fixed; never the shopper's fault.
+    Config(String),
+    /// The recipient's address was refused for good: the contact bounced.
+    Bounce(String),
+    /// Any other permanent refusal (of the message, a protocol error): this
+    /// email failed, the contact is not blamed.
+    Rejected(String),
 }
 
 /// Reply codes that refuse the sender's authentication (RFC 4954, RFC 3207):
 /// authentication required, mechanism too weak, credentials invalid,
 /// encryption required.
-const AUTH_CODES: [&str; 4] = ["530", "534", "535", "538"];
+const AUTH_CODES: [u16; 4] = [530, 534, 535, 538];
+
+/// Basic reply codes that refuse a recipient's mailbox when the reply has
+/// no enhanced status code: unavailable, not local, name not allowed.
+const RECIPIENT_CODES: [u16; 3] = [550, 551, 553];
+
+/// The enhanced status code (RFC 3463, `class.subject.detail`) in a reply's
+/// text, if any.
+fn enhanced_status(text: &str) -> Option<(u16, u16, u16)> {
+    text.split(|c: char| c.is_whitespace() || c == ':' || c == ',' || c == '-')
+        .find_map(|w| {
+            let mut parts = w.trim_matches(|c: char| !c.is_ascii_digit()).split('.');
+            let class = parts.next()?.parse::<u16>().ok()?;
+            let subject = parts.next()?.parse::<u16>().ok()?;
+            let detail = parts.next()?.parse::<u16>().ok()?;
+            (parts.next().is_none() && matches!(class, 2 | 4 | 5) && subject <= 7 && detail < 1000)
+                .then_some((class, subject, detail))
+        })
+}
+
+/// Classify an SMTP reply `code` with its `text` (already scrubbed).
+pub fn classify_reply(code: u16, text: String) -> Failure {
+    if AUTH_CODES.contains(&code) {
+        return Failure::Config(format!(
+            "SMTP authentication refused (check smtp_username and smtp_password): {text}"
+        ));
+    }
+    if code < 500 {
+        return Failure::Temporary(text);
+    }
+    // Without a telling enhanced status, a reply that names relaying or
+    // authentication is about the sender's account.
+    let lower = text.to_ascii_lowercase();
+    let sender_refused = lower.contains("relay") || lower.contains("authenticat");
+    let sender = |text: String| {
+        Failure::Config(format!(
+            "SMTP server refused the sender (check the site's sender and the SMTP account): {text}"
+        ))
+    };
+    match enhanced_status(&text) {
+        // Security or policy (relaying, sender authentication, SPF/DMARC),
+        // or the sender's own mailbox: the shop's setup.
+        Some((_, 7, _) | (_, 1, 7 | 8)) => sender(text),
+        // Addressing status, or the mailbox disabled.
+        Some((_, 1, _) | (_, 2, 1)) => Failure::Bounce(text),
+        Some(_) | None if sender_refused => sender(text),
+        Some(_) => Failure::Rejected(text),
+        None if RECIPIENT_CODES.contains(&code) => Failure::Bounce(text),
+        None => Failure::Rejected(text),
+    }
+}
+
+/// Whether `e` failed in the TLS handshake (rustls reports it as invalid
+/// data inside a connection error, e.g. an untrusted certificate).
+fn is_tls_failure(e: &SmtpError) -> bool {
+    if e.is_tls() {
+        return true;
+    }
+    let mut source = std::error::Error::source(e);
+    while let Some(s) = source {
+        if let Some(io) = s.downcast_ref::<std::io::Error>() {
+            return io.kind() == std::io::ErrorKind::InvalidData;
+        }
+        source = s.source();
+    }
+    false
+}
 
 /// Classify a failed send; the text is scrubbed of addresses.
 pub fn classify(e: &SmtpError) -> Failure {
-    let code = e.status().map(|c| c.to_string());
-    if code.as_deref().is_some_and(|c| AUTH_CODES.contains(&c)) {
-        return Failure::Temporary(scrub(&format!(
-            "SMTP authentication refused (check smtp_username and smtp_password): {e}"
-        )));
-    }
     let text = scrub(&format!("SMTP: {e}"));
-    if e.is_permanent() {
-        Failure::Permanent(text)
-    } else {
-        Failure::Temporary(text)
+    if let Some(code) = e.status() {
+        let code = code.to_string().parse::<u16>().unwrap_or(0);
+        return classify_reply(code, text);
     }
+    if is_tls_failure(e) {
+        return Failure::Config(format!(
+            "SMTP TLS failed (check the URL's host, smtp_ca_file and the server's certificate): {text}"
+        ));
+    }
+    // Lettre's own refusals: STARTTLS required but not offered, no common
+    // authentication mechanism.
+    if e.is_client() {
+        return Failure::Config(text);
+    }
+    Failure::Temporary(text)
 }
 
 #[cfg(test)]
@@ -300,5 +384,70 @@ mod tests {
             transport(&cfg(None), url).unwrap();
             transport(&cfg(Some("")), url).unwrap();
         }
+    }
+
+    #[test]
+    fn only_a_refused_recipient_is_a_bounce() {
+        let kind = |code: u16, text: &str| match classify_reply(code, text.to_string()) {
+            Failure::Temporary(_) => "temporary",
+            Failure::Config(_) => "config",
+            Failure::Bounce(_) => "bounce",
+            Failure::Rejected(_) => "rejected",
+        };
+        for code in [530, 534, 535, 538] {
+            assert_eq!(
+                kind(code, "5.7.8 Authentication credentials invalid"),
+                "config"
+            );
+        }
+        assert_eq!(kind(451, "4.7.1 Greylisted, try again later"), "temporary");
+        assert_eq!(kind(421, "Service not available"), "temporary");
+        assert_eq!(kind(550, "Mailbox unavailable"), "bounce");
+        assert_eq!(kind(551, "User not local"), "bounce");
+        assert_eq!(kind(553, "Mailbox name not allowed"), "bounce");
+        assert_eq!(
+            kind(
+                550,
+                "5.1.1 The email account that you tried to reach does not exist"
+            ),
+            "bounce"
+        );
+        assert_eq!(kind(550, "5.2.1 Mailbox disabled"), "bounce");
+        assert_eq!(kind(554, "5.1.10 Recipient address has null MX"), "bounce");
+        assert_eq!(
+            kind(553, "5.1.8 Sender address rejected: domain not found"),
+            "config"
+        );
+        assert_eq!(
+            kind(550, "5.7.1 Message rejected: SPF check failed"),
+            "config"
+        );
+        assert_eq!(kind(554, "Relay access denied"), "config");
+        assert_eq!(
+            kind(550, "5.1.1 User unknown in relay recipient table"),
+            "bounce"
+        );
+        assert_eq!(
+            kind(550, "Relaying denied. Proper authentication required"),
+            "config"
+        );
+        assert_eq!(
+            kind(552, "5.3.4 Message size exceeds fixed limit"),
+            "rejected"
+        );
+        assert_eq!(kind(554, "Transaction failed"), "rejected");
+        assert_eq!(kind(500, "Syntax error, command unrecognized"), "rejected");
+    }
+
+    #[test]
+    fn enhanced_status_codes_are_found_in_the_text() {
+        assert_eq!(enhanced_status("5.1.1 no such user"), Some((5, 1, 1)));
+        assert_eq!(
+            enhanced_status("SMTP: permanent error (550): 5.7.1 denied"),
+            Some((5, 7, 1))
+        );
+        assert_eq!(enhanced_status("550-5.1.1 gone"), Some((5, 1, 1)));
+        assert_eq!(enhanced_status("version 1.2.3 of 10.0.0.1"), None);
+        assert_eq!(enhanced_status("Mailbox unavailable"), None);
     }
 }

@@ -23,6 +23,10 @@ use sqlx::Row;
 use steadycart_protocol::cart::CartItem;
 
 use super::{on_pool, Db, StoreError};
+
+/// `LIKE` pattern of the stored error of an email held by an SMTP
+/// configuration fault (see [`crate::recovery::smtp::CONFIG_FAULT`]).
+const HELD_LIKE: &str = "smtp_config:%";
 use crate::recovery::{
     export_csv::ExportRow,
     template::{format_money, Locale},
@@ -618,6 +622,25 @@ impl Db {
                 .bind(site_id).bind(session_id).bind(locale).bind(now).execute(pool).await?;
         });
         Ok(())
+    }
+
+    /// Make every email held by an SMTP configuration fault (see
+    /// [`crate::recovery::smtp::Failure::Config`]) due at once: a mailer
+    /// starting with new settings tries them now instead of after their
+    /// backoff. Returns how many.
+    pub async fn recovery_retry_held(&self) -> Result<u64, StoreError> {
+        Ok(on_pool!(self, pool => sqlx::query(
+            "UPDATE recovery_outbox SET next_attempt_at = 0 WHERE status = 'queued' AND last_error LIKE $1")
+            .bind(HELD_LIKE).execute(pool).await?.rows_affected()))
+    }
+
+    /// `(queued, held)`: emails waiting to be sent, and those of them whose
+    /// last attempt failed on the shop's SMTP configuration.
+    pub async fn recovery_queue_counts(&self) -> Result<(i64, i64), StoreError> {
+        Ok(on_pool!(self, pool => sqlx::query_as::<_, (i64, i64)>(
+            "SELECT COUNT(*), CAST(COALESCE(SUM(CASE WHEN last_error LIKE $1 THEN 1 ELSE 0 END), 0) AS BIGINT) \
+             FROM recovery_outbox WHERE status = 'queued'")
+            .bind(HELD_LIKE).fetch_one(pool).await?))
     }
 
     /// Delete contacts not changed for `older_than_ms` (with their emails)
