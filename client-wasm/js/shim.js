@@ -101,3 +101,33 @@ export function serveStale(live, url, cap, waitMs, cached, signal) {
     );
   });
 }
+
+// The snippet's own request over `fetch` (the page's original, so the
+// wrappers never see it): with `body`, a POST of a batch (CORS-simple
+// text/plain, `keepalive` so it may outlive the page), answered by
+// `d(9, status, retryAfter, tag)` (no status: network error); without, a
+// GET of the remote config revalidated with the server (`no-cache`: the
+// ETag makes it a cheap 304), answered by `d(8, text)` (no text: not 2xx
+// or failed). Always answered later, never from inside this call, and
+// nothing it does can reject or throw into the page.
+export function send(d, fetch, url, body, tag) {
+  const get = body == null;
+  const back = (a, b) => {
+    try {
+      d(get ? 8 : 9, a, b, tag);
+    } catch (_) {}
+  };
+  new Promise((ok) =>
+    ok(
+      fetch.call(
+        globalThis,
+        url,
+        get
+          ? { method: "GET", credentials: "omit", mode: "cors", cache: "no-cache" }
+          : { method: "POST", body, keepalive: true, credentials: "omit", mode: "cors" },
+      ),
+    ),
+  )
+    .then((r) => (get ? (r.ok ? r.text() : undefined) : [r.status, r.headers.get("retry-after")]))
+    .then((v) => (get ? back(v) : back(v[0], v[1])), () => back());
+}

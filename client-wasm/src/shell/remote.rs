@@ -9,8 +9,7 @@ use steadycart_protocol::{
     remote::{Banner, LocalText, RoleMs, SiteConfig, DEFAULT_MAX_AGE_S},
     Role,
 };
-use wasm_bindgen::{prelude::*, JsCast};
-use wasm_bindgen_futures::JsFuture;
+use wasm_bindgen::prelude::*;
 
 use super::runtime::{kill_runtime, with_runtime};
 
@@ -130,48 +129,44 @@ pub(super) fn languages() -> Vec<String> {
     }
 }
 
-/// Fetch the config once (in the background) and store it; then, if the
-/// runtime is alive, apply it and schedule the next poll.
-pub(super) fn refresh(fetch: js_sys::Function, url: String, site: String) {
-    wasm_bindgen_futures::spawn_local(async move {
-        let fetched = get(&fetch, &url).await.ok().flatten();
-        if let Some(text) = &fetched {
-            if let Some(s) = local_storage() {
-                let _ = s.set_item(&storage_key(&site), text);
-            }
-        }
-        let config = fetched.as_deref().and_then(parse);
-        let killed = with_runtime(|rt| {
-            let killed = config.as_ref().is_some_and(|c| rt.apply_remote(c));
-            if !killed {
-                let secs = rt.remote_max_age().unwrap_or(DEFAULT_MAX_AGE_S);
-                let (fetch, url, site) = (fetch.clone(), url.clone(), site.clone());
-                rt.poll = Some(Timeout::new(secs * 1000, move || refresh(fetch, url, site)));
-            }
-            killed
-        });
-        if killed == Some(true) {
-            kill_runtime();
-        }
-    });
+thread_local! {
+    /// Where the config comes from: the original fetch, the config URL and
+    /// the site key (for the next poll and the localStorage copy).
+    static SOURCE: std::cell::RefCell<Option<(js_sys::Function, String, String)>> =
+        const { std::cell::RefCell::new(None) };
 }
 
-/// The body of a 2xx answer (a 304 from revalidation arrives as the cached
-/// 200), `None` for anything else.
-async fn get(fetch: &js_sys::Function, url: &str) -> Result<Option<String>, JsValue> {
-    let init = web_sys::RequestInit::new();
-    init.set_method("GET");
-    init.set_credentials(web_sys::RequestCredentials::Omit);
-    init.set_mode(web_sys::RequestMode::Cors);
-    // Revalidate with the server every time (ETag makes it a cheap 304).
-    js_sys::Reflect::set(&init, &"cache".into(), &"no-cache".into())?;
-    let window: JsValue = web_sys::window().ok_or("no window")?.into();
-    let promise: js_sys::Promise = fetch
-        .call2(&window, &JsValue::from_str(url), &init)?
-        .dyn_into()?;
-    let response: web_sys::Response = JsFuture::from(promise).await?.dyn_into()?;
-    if !response.ok() {
-        return Ok(None);
+/// Fetch the config once, in the background (`send` in `js/shim.js`:
+/// revalidated with the server every time, the ETag making it a cheap
+/// 304); [`on_config`] gets the answer.
+pub(super) fn refresh(fetch: js_sys::Function, url: String, site: String) {
+    super::transport::send(&super::runtime::dispatcher(), &fetch, &url, None, 0);
+    SOURCE.with(|s| *s.borrow_mut() = Some((fetch, url, site)));
+}
+
+/// The config request answered: `text` is the body of a 2xx answer (a 304
+/// from revalidation arrives as the cached 200), `None` for anything
+/// else. Store it; then, if the runtime is alive, apply it and schedule
+/// the next poll.
+pub(super) fn on_config(text: Option<String>) {
+    let Some((fetch, url, site)) = SOURCE.with(|s| s.borrow().clone()) else {
+        return;
+    };
+    if let Some(text) = &text {
+        if let Some(s) = local_storage() {
+            let _ = s.set_item(&storage_key(&site), text);
+        }
     }
-    Ok(JsFuture::from(response.text()?).await?.as_string())
+    let config = text.as_deref().and_then(parse);
+    let killed = with_runtime(|rt| {
+        let killed = config.as_ref().is_some_and(|c| rt.apply_remote(c));
+        if !killed {
+            let secs = rt.remote_max_age().unwrap_or(DEFAULT_MAX_AGE_S);
+            rt.poll = Some(Timeout::new(secs * 1000, move || refresh(fetch, url, site)));
+        }
+        killed
+    });
+    if killed == Some(true) {
+        kill_runtime();
+    }
 }

@@ -304,13 +304,27 @@ fn install_hooks(config: &Config, page_origin: &str) -> Result<JsValue, JsValue>
     let inspect =
         config.app_error_field.is_some() || config.rules.iter().any(|r| r.role == Role::Cart);
     let stale = config.rules.iter().any(|r| r.stale);
-    let dispatch = Closure::<dyn FnMut(u32, JsValue, JsValue, JsValue, JsValue) -> JsValue>::new(
-        |hook: u32, a: JsValue, b: JsValue, c: JsValue, d: JsValue| on_hook(hook, &a, &b, &c, &d),
-    );
-    let original_fetch = install(dispatch.as_ref(), &prefixes, inspect, stale);
-    // The wrappers may call the hooks as long as the page lives.
-    dispatch.forget();
-    original_fetch
+    install(&dispatcher(), &prefixes, inspect, stale)
+}
+
+thread_local! {
+    /// The one closure JavaScript calls the wasm through ([`on_hook`]).
+    /// Page-lifetime: the wrappers and our own requests may call it anytime.
+    static DISPATCH: JsValue = {
+        let f = Closure::<dyn FnMut(u32, JsValue, JsValue, JsValue, JsValue) -> JsValue>::new(
+            |hook: u32, a: JsValue, b: JsValue, c: JsValue, d: JsValue| {
+                on_hook(hook, &a, &b, &c, &d)
+            },
+        );
+        let js = f.as_ref().clone();
+        f.forget();
+        js
+    };
+}
+
+/// The dispatcher function (created on first use).
+pub(super) fn dispatcher() -> JsValue {
+    DISPATCH.with(JsValue::clone)
 }
 
 /// A number argument of a hook (0 when absent).
@@ -327,7 +341,9 @@ fn text(v: &JsValue) -> String {
 /// at) -> token | undefined`, 1 `bodyCap(token, status?) -> bytes`, 2
 /// `end(token, status, body, at)`, 3 `fail(token, aborted, at)`, 4
 /// `route(path)`, 5 `substitute(token, live, signal)`, 6 `keep(url,
-/// status, headers, body)`, 7 `staleFor(status, aborted) -> bool`.
+/// status, headers, body)`, 7 `staleFor(status, aborted) -> bool`; and
+/// the answers to our own requests (`send` in `js/shim.js`): 8 the remote
+/// config's `(text?)`, 9 a batch's `(status?, retryAfter?, generation)`.
 fn on_hook(hook: u32, a: &JsValue, b: &JsValue, c: &JsValue, d: &JsValue) -> JsValue {
     match hook {
         0 => with_runtime(|rt| rt.on_start(text(a), text(b), c, num(d)))
@@ -357,6 +373,15 @@ fn on_hook(hook: u32, a: &JsValue, b: &JsValue, c: &JsValue, d: &JsValue) -> JsV
         5 => substitute(num(a) as u32, b, c),
         6 => {
             with_runtime(|rt| rt.keep_stale(text(a), num(b) as u16, &text(c), text(d)));
+            JsValue::UNDEFINED
+        }
+        8 => {
+            super::remote::on_config(a.as_string());
+            JsValue::UNDEFINED
+        }
+        9 => {
+            let status = a.as_f64().map(|s| s as u16);
+            with_runtime(|rt| transport::on_sent(rt, status, b.as_string(), num(c) as u32));
             JsValue::UNDEFINED
         }
         _ => {

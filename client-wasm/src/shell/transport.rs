@@ -10,8 +10,7 @@
 
 use gloo_timers::callback::Timeout;
 use steadycart_protocol::{limits::TARGET_BATCH_BYTES, Event};
-use wasm_bindgen::{prelude::*, JsCast};
-use wasm_bindgen_futures::JsFuture;
+use wasm_bindgen::prelude::*;
 
 use super::{
     page,
@@ -20,6 +19,20 @@ use super::{
     warn,
 };
 use crate::outbox::{backoff_ms, batch_body, split_batches};
+
+#[wasm_bindgen(module = "/js/shim.js")]
+extern "C" {
+    /// One request of the snippet's own over `fetch` (the page's original):
+    /// with `body`, a POST of a batch answered as hook 9, else a GET of the
+    /// remote config answered as hook 8, both through `dispatch` with `tag`.
+    pub(super) fn send(
+        dispatch: &JsValue,
+        fetch: &js_sys::Function,
+        url: &str,
+        body: Option<&str>,
+        tag: u32,
+    );
+}
 
 /// Most events in one fetch.
 const MAX_EVENTS_PER_SEND: usize = 50;
@@ -167,17 +180,38 @@ pub(super) fn flush(rt: &mut Runtime) {
     let body = batch_body(crate::SDK, now as i64, dropped, &events);
     t.in_flight = Some((events, dropped));
     let generation = t.generation;
-    let fetch = t.fetch.clone();
-    let url = t.url.clone();
+    send(
+        &super::runtime::dispatcher(),
+        &t.fetch,
+        &t.url,
+        Some(&body),
+        generation,
+    );
     save(rt, false);
-    wasm_bindgen_futures::spawn_local(async move {
-        let sent = post(&fetch, &url, &body).await.unwrap_or(Sent::Retry(None));
-        with_runtime(|rt| {
-            if rt.transport.generation == generation {
-                after_send(rt, sent);
-            }
-        });
-    });
+}
+
+/// A batch's POST answered (hook 9): `status` is `None` for a network
+/// error, `retry_after` the `Retry-After` header; `generation` tells
+/// whether the batch is still ours (see [`Transport::generation`]).
+pub(super) fn on_sent(
+    rt: &mut Runtime,
+    status: Option<u16>,
+    retry_after: Option<String>,
+    generation: u32,
+) {
+    if rt.transport.generation != generation {
+        return;
+    }
+    let sent = match status {
+        Some(200..=299) => Sent::Delivered,
+        None | Some(408 | 429 | 500..=599) => Sent::Retry(
+            retry_after
+                .and_then(|s| crate::delivery::parse_decimal(s.trim()))
+                .map(|secs| secs.min(3600.0) * 1000.0),
+        ),
+        Some(status) => Sent::Refused(status),
+    };
+    after_send(rt, sent);
 }
 
 fn after_send(rt: &mut Runtime, sent: Sent) {
@@ -262,36 +296,4 @@ pub(super) fn flush_on_exit(rt: &mut Runtime, closing: bool) {
         t.generation = t.generation.wrapping_add(1);
         t.handed_over = true;
     }
-}
-
-async fn post(fetch: &js_sys::Function, url: &str, body: &str) -> Result<Sent, JsValue> {
-    let init = web_sys::RequestInit::new();
-    init.set_method("POST");
-    // A string body is sent as text/plain;charset=UTF-8: CORS-simple, no preflight.
-    init.set_body(&JsValue::from_str(body));
-    // `keepalive` lets the request outlive the page (web-sys exposes it only
-    // as an unstable API, so set the plain property).
-    js_sys::Reflect::set(&init, &"keepalive".into(), &JsValue::TRUE)?;
-    init.set_credentials(web_sys::RequestCredentials::Omit);
-    init.set_mode(web_sys::RequestMode::Cors);
-    let window: JsValue = web_sys::window().ok_or("no window")?.into();
-    let promise: js_sys::Promise = fetch
-        .call2(&window, &JsValue::from_str(url), &init)?
-        .dyn_into()?;
-    let response: web_sys::Response = JsFuture::from(promise).await?.dyn_into()?;
-    let status = response.status();
-    Ok(match status {
-        200..=299 => Sent::Delivered,
-        408 | 429 | 500..=599 => {
-            let retry_after = response
-                .headers()
-                .get("retry-after")
-                .ok()
-                .flatten()
-                .and_then(|s| crate::delivery::parse_decimal(s.trim()))
-                .map(|secs| secs.min(3600.0) * 1000.0);
-            Sent::Retry(retry_after)
-        }
-        _ => Sent::Refused(status),
-    })
 }
