@@ -19,20 +19,38 @@ use super::runtime::{self, with_runtime, StartError};
 /// reference (`checkout`, `stall-ms-price`). Throws
 /// `"config\tOPTION\tmessage"` or `"state\t\tmessage"`.
 #[wasm_bindgen]
-pub fn init(pairs: Vec<String>, script_url: String, emit: js_sys::Function) -> Result<(), String> {
+pub fn init(pairs: &JsValue, script_url: String, emit: js_sys::Function) -> Result<(), JsValue> {
+    let pairs: Vec<String> = texts(pairs);
     let attrs = pairs
         .chunks_exact(2)
         .map(|kv| (["data-", &kv[0]].concat(), kv[1].clone()))
         .collect();
-    runtime::start(Ok(attrs), &script_url, Some(emit)).map_err(|e| match e {
-        StartError::Config(e) => {
-            ["config\t", e.option().unwrap_or(""), "\t", &e.message()].concat()
-        }
-        StartError::AlreadyStarted => {
-            "state\t\tSteadycart is already running on this page".to_string()
-        }
-        StartError::Js(e) => ["state\t\t", &super::js_error_text(&e)].concat(),
+    runtime::start(Ok(attrs), &script_url, Some(emit)).map_err(|e| {
+        JsValue::from(match e {
+            StartError::Config(e) => {
+                ["config\t", e.option().unwrap_or(""), "\t", &e.message()].concat()
+            }
+            StartError::AlreadyStarted => {
+                "state\t\tSteadycart is already running on this page".to_string()
+            }
+            StartError::Js(e) => ["state\t\t", &super::js_error_text(&e)].concat(),
+        })
     })
+}
+
+/// The items of an array (or typed array) argument as texts (non-strings
+/// as empty texts). A `Vec<String>` parameter would bring wasm-bindgen's
+/// own conversion of it into the wasm.
+fn texts(list: &JsValue) -> Vec<String> {
+    js_sys::Array::from(list)
+        .iter()
+        .map(|v| v.as_string().unwrap_or_default())
+        .collect()
+}
+
+/// `Some(text)` as a JS string, `None` as `undefined`.
+fn refusal(text: Option<String>) -> JsValue {
+    text.map_or(JsValue::UNDEFINED, JsValue::from)
 }
 
 /// The snippet's name and version as reported to the collector.
@@ -63,49 +81,54 @@ pub fn checkout_completed(order_id: Option<String>) {
 }
 
 /// `setCart(items)`, as parallel lists (empty string / NaN = absent).
-/// Returns `"field\tmessage"` when the cart is refused.
+/// Returns `"field\tmessage"` when the cart is refused, else `undefined`.
 #[wasm_bindgen]
 pub fn set_cart(
-    skus: Vec<String>,
-    names: Vec<String>,
-    quantities: Vec<u32>,
-    prices: Vec<f64>,
+    skus: &JsValue,
+    names: &JsValue,
+    quantities: &JsValue,
+    prices: &JsValue,
     currency: Option<String>,
-) -> Option<String> {
+) -> JsValue {
+    let (skus, names) = (texts(skus), texts(names));
+    let prices: Vec<f64> = js_sys::Array::from(prices)
+        .iter()
+        .map(|p| p.as_f64().unwrap_or(f64::NAN))
+        .collect();
     let text = |s: &String| Some(s.clone()).filter(|s| !s.is_empty());
     let cart = CartSnapshot {
-        items: quantities
+        items: js_sys::Array::from(quantities)
             .iter()
             .enumerate()
             .map(|(i, q)| CartItem {
                 sku: skus.get(i).and_then(text),
                 name: names.get(i).and_then(text),
-                qty: *q,
+                qty: q.as_f64().unwrap_or(0.0) as u32,
                 unit_price_minor: prices.get(i).filter(|p| p.is_finite()).map(|p| *p as i64),
             })
             .collect(),
         currency,
     };
     if let Err(e) = check_cart(&cart) {
-        return Some([&e.field, "\t", e.message].concat());
+        return refusal(Some([&e.field, "\t", e.message].concat()));
     }
     with_runtime(|rt| rt.record(EventBody::CartSnapshot(cart)));
-    None
+    JsValue::UNDEFINED
 }
 
 /// `identify(email, {text, version})`. Returns `"field\tmessage"` when
-/// refused (bad email, incomplete consent).
+/// refused (bad email, incomplete consent), else `undefined`.
 #[wasm_bindgen]
-pub fn identify(email: String, consent_text: String, consent_version: String) -> Option<String> {
+pub fn identify(email: String, consent_text: String, consent_version: String) -> JsValue {
     let consent = Consent {
         text: consent_text,
         version: consent_version,
     };
     if let Err(e) = check_identify(&email, &consent) {
-        return Some([e.field, "\t", e.message].concat());
+        return refusal(Some([e.field, "\t", e.message].concat()));
     }
     with_runtime(|rt| rt.record(EventBody::Identify { email, consent }));
-    None
+    JsValue::UNDEFINED
 }
 
 /// `showSurvey()`: open the exit survey now. False when it is switched
