@@ -42,6 +42,33 @@ pub const WASM_OPT_FLAGS: &[&str] = &[
     "--strip-target-features",
 ];
 
+/// Make `cmd` (a cargo build of the snippet, or wasm-pack's) rebuild `std`
+/// for the snippet; returns the cargo arguments to add.
+///
+/// `std` rebuilt with panic=immediate-abort: a panic traps at once (as
+/// panic=abort does) without panic messages, `Location`s and the
+/// formatting code they pull in: about 10 KB gzip less. The flags are
+/// unstable, so the pinned toolchain is told it may use them
+/// (RUSTC_BOOTSTRAP); STEADYCART_STABLE_STD=1 builds without. With it,
+/// measured on the wasm (gzip): `std`'s `optimize_for_size` feature (its
+/// smaller variants of sorting, formatting, …) −0.75 KB; no caller
+/// locations and no `Debug` output (`fmt-debug=none`: the snippet prints
+/// nothing with `{:?}`) −0.35 KB.
+pub fn snippet_std(cmd: &mut Command) -> anyhow::Result<Vec<&'static str>> {
+    if std::env::var_os("STEADYCART_STABLE_STD").is_some() {
+        return Ok(Vec::new());
+    }
+    tools::ensure_rust_src()?;
+    cmd.env("RUSTC_BOOTSTRAP", "1").env(
+        "CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUSTFLAGS",
+        "-Zunstable-options -Cpanic=immediate-abort -Zlocation-detail=none -Zfmt-debug=none",
+    );
+    Ok(vec![
+        "-Zbuild-std=std,panic_abort",
+        "-Zbuild-std-features=optimize_for_size",
+    ])
+}
+
 /// Size budget for everything the snippet ships, gzip (issue 3: ≤ 40 KB).
 /// `cargo xtask dist` reports against it; it does not fail the build.
 pub const GZIP_BUDGET: usize = 40 * 1024;
@@ -84,26 +111,8 @@ pub fn run() -> anyhow::Result<Vec<Shipped>> {
             "snippet",
         ])
         .current_dir(&root);
-    if std::env::var_os("STEADYCART_STABLE_STD").is_none() {
-        // `std` rebuilt with panic=immediate-abort: a panic traps at once
-        // (as panic=abort does) without panic messages, `Location`s and
-        // the formatting code they pull in: about 10 KB gzip less. The
-        // flags are unstable, so the pinned toolchain is told it may use
-        // them (RUSTC_BOOTSTRAP); STEADYCART_STABLE_STD=1 builds without.
-        // With it, measured on the wasm (gzip): `std`'s `optimize_for_size`
-        // feature (its smaller variants of sorting, formatting, …) −0.75
-        // KB; no caller locations and no `Debug` output (`fmt-debug=none`:
-        // the snippet prints nothing with `{:?}`) −0.35 KB.
-        tools::ensure_rust_src()?;
-        build
-            .arg("-Zbuild-std=std,panic_abort")
-            .arg("-Zbuild-std-features=optimize_for_size")
-            .env("RUSTC_BOOTSTRAP", "1")
-            .env(
-                "CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUSTFLAGS",
-                "-Zunstable-options -Cpanic=immediate-abort -Zlocation-detail=none -Zfmt-debug=none",
-            );
-    }
+    let std_args = snippet_std(&mut build)?;
+    build.args(std_args);
     tools::run(&mut build)?;
     let wasm = crate::target_dir().join("wasm32-unknown-unknown/snippet/steadycart_client.wasm");
     let out = out_dir();
@@ -124,23 +133,11 @@ pub fn run() -> anyhow::Result<Vec<Shipped>> {
             ])
             .arg(&out),
     )?;
-    let core = out.join("steadycart_core_bg.wasm");
-    let opt = Command::new(wasm_opt)
-        .arg(&core)
-        .args(WASM_OPT_FLAGS)
-        .arg("--minify-imports-and-exports-and-modules")
-        .arg("-o")
-        .arg(&core)
-        .output()
-        .context("starting wasm-opt")?;
-    if !opt.status.success() {
-        anyhow::bail!("wasm-opt failed: {}", String::from_utf8_lossy(&opt.stderr));
-    }
-    // Short import/export names: the glue must use them too.
-    let mapping = crate::minify::parse_mapping(&String::from_utf8_lossy(&opt.stdout))?;
-    let glue = out.join("steadycart_core.js");
-    let text = fs::read_to_string(&glue)?;
-    fs::write(&glue, crate::minify::rewrite_glue(&text, &mapping)?)?;
+    optimize(
+        &wasm_opt,
+        &out.join("steadycart_core_bg.wasm"),
+        Some(&out.join("steadycart_core.js")),
+    )?;
     fs::copy(
         root.join("client-wasm/js/steadycart.js"),
         out.join("steadycart.js"),
@@ -213,6 +210,31 @@ pub fn run() -> anyhow::Result<Vec<Shipped>> {
         g * 100 / GZIP_BUDGET
     );
     Ok(shipped)
+}
+
+/// Run wasm-opt with [`WASM_OPT_FLAGS`] on `wasm` in place; with `glue`
+/// (`--target web` glue), also shorten the import and export names and
+/// make the glue use them ([`crate::minify`]).
+pub fn optimize(wasm_opt: &Path, wasm: &Path, glue: Option<&Path>) -> anyhow::Result<()> {
+    let mut cmd = Command::new(wasm_opt);
+    cmd.arg(wasm).args(WASM_OPT_FLAGS);
+    if glue.is_some() {
+        cmd.arg("--minify-imports-and-exports-and-modules");
+    }
+    let opt = cmd
+        .arg("-o")
+        .arg(wasm)
+        .output()
+        .context("starting wasm-opt")?;
+    if !opt.status.success() {
+        anyhow::bail!("wasm-opt failed: {}", String::from_utf8_lossy(&opt.stderr));
+    }
+    if let Some(glue) = glue {
+        let mapping = crate::minify::parse_mapping(&String::from_utf8_lossy(&opt.stdout))?;
+        let text = fs::read_to_string(glue)?;
+        fs::write(glue, crate::minify::rewrite_glue(&text, &mapping)?)?;
+    }
+    Ok(())
 }
 
 fn collect(dir: &Path, out: &mut Vec<PathBuf>) -> anyhow::Result<()> {
