@@ -6,8 +6,11 @@
 //! Poisson tail for counts), minimum-sample guards so thin traffic (a quiet
 //! night) is never judged, a minimum magnitude, and hysteresis (open after
 //! `open_after` breaching buckets, resolve after `resolve_after` healthy ones).
-//! Baselines learn only from healthy buckets, so a spike never teaches the
-//! detector that it is normal.
+//! Baselines learn while no incident is open, each bucket winsorised so it
+//! moves the baseline by at most `baseline_clip` of the baseline's standard
+//! error, so neither a spike nor the first buckets of an outage (or a slow
+//! ramp) teach the detector that they are normal, while ordinary noise is
+//! learned in full.
 //!
 //! # Layout
 //! - [`stats`]: log-gamma, binomial and Poisson upper-tail probabilities.

@@ -41,6 +41,10 @@ pub struct DetectorOverrides {
     /// See [`DetectorParams::count_floor`]; 0 to 1,000,000.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub count_floor: Option<f64>,
+    /// See [`DetectorParams::baseline_clip`]; 0.1 to 1,000 (standard
+    /// errors of the baseline; 1,000 is as good as off).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub baseline_clip: Option<f64>,
 }
 
 /// An override out of range; names the field.
@@ -99,6 +103,9 @@ impl DetectorOverrides {
         check(self.count_floor, "count_floor", "in [0, 1000000]", |v| {
             (0.0..=1_000_000.0).contains(&v)
         })?;
+        check(self.baseline_clip, "baseline_clip", "in [0.1, 1000]", |v| {
+            (0.1..=1_000.0).contains(&v)
+        })?;
         Ok(())
     }
 
@@ -115,6 +122,7 @@ impl DetectorOverrides {
             warmup_buckets: self.warmup_buckets.unwrap_or(base.warmup_buckets),
             rate_floor: self.rate_floor.unwrap_or(base.rate_floor),
             count_floor: self.count_floor.unwrap_or(base.count_floor),
+            baseline_clip: self.baseline_clip.unwrap_or(base.baseline_clip),
         }
     }
 
@@ -154,6 +162,7 @@ mod tests {
             (r#"{"resolve_after":61}"#, "resolve_after"),
             (r#"{"ewma_lambda":1.5}"#, "ewma_lambda"),
             (r#"{"rate_floor":2}"#, "rate_floor"),
+            (r#"{"baseline_clip":0}"#, "baseline_clip"),
         ] {
             let o: DetectorOverrides = serde_json::from_str(text).unwrap();
             assert_eq!(o.validate().unwrap_err().field, field, "{text}");

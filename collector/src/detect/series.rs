@@ -41,6 +41,18 @@ pub struct DetectorParams {
     pub rate_floor: f64,
     /// Lowest baseline a count is tested against. Default 1.0.
     pub count_floor: f64,
+    /// Robust baseline (a winsorised EWMA): once warmed up, one bucket may
+    /// move the baseline up by at most this many standard errors of the
+    /// baseline itself (σ·√(λ/(2−λ)), σ the bucket's binomial or Poisson
+    /// deviation at the baseline). The bucket's count is clipped at
+    /// baseline + this·σ/√(λ(2−λ)): about 3.2σ with λ = 0.05, but 1.7σ
+    /// while the early running mean still gives a bucket a fifth of the
+    /// weight. So a half-failing first outage bucket, or the first buckets
+    /// of a slow ramp, elevated but not yet significant in thin traffic,
+    /// cannot raise the baseline the next buckets are tested against,
+    /// while ordinary noise is learned in full (the baseline is not biased
+    /// low, as it would be if elevated buckets were left out). Default 1.
+    pub baseline_clip: f64,
 }
 
 impl Default for DetectorParams {
@@ -56,6 +68,7 @@ impl Default for DetectorParams {
             warmup_buckets: 10,
             rate_floor: 0.01,
             count_floor: 1.0,
+            baseline_clip: 1.0,
         }
     }
 }
@@ -223,18 +236,52 @@ impl SeriesDetector {
         }
     }
 
+    /// `events` as the baseline learns them: once warmed up, clipped so the
+    /// bucket moves the baseline (after floors) by at most `baseline_clip`
+    /// of its standard error.
+    fn clipped(&self, p: &DetectorParams, events: u64, trials: u64) -> f64 {
+        let e = events as f64;
+        let Some(raw) = self.baseline() else {
+            return e;
+        };
+        if self.learned < p.warmup_buckets {
+            return e;
+        }
+        let l = self.lambda(p);
+        // One bucket moves the baseline by λ·(x − b); the baseline's own
+        // standard error is σ·√(λ/(2−λ)): cap the move at `baseline_clip`
+        // of it.
+        let k = p.baseline_clip / (l * (2.0 - l)).sqrt();
+        let cap = match self.kind {
+            SeriesKind::Rate => {
+                let (b, n) = (raw.max(p.rate_floor).min(0.999), trials as f64);
+                n * b + k * (n * b * (1.0 - b)).sqrt()
+            }
+            SeriesKind::Count => {
+                let b = raw.max(p.count_floor);
+                b + k * b.sqrt()
+            }
+        };
+        e.min(cap)
+    }
+
+    /// The weight of the next learned bucket: a plain running mean until
+    /// the EWMA's memory is reached, so the first bucket does not dominate
+    /// the early baseline.
+    fn lambda(&self, p: &DetectorParams) -> f64 {
+        p.ewma_lambda.max(1.0 / (self.learned as f64 + 1.0))
+    }
+
     fn learn(&mut self, p: &DetectorParams, events: u64, trials: u64) {
         if self.kind == SeriesKind::Rate && trials == 0 {
             return;
         }
-        let (e, t) = (events as f64, trials as f64);
+        let (e, t) = (self.clipped(p, events, trials), trials as f64);
         if self.learned == 0 {
             self.ewma_events = e;
             self.ewma_trials = t;
         } else {
-            // A plain running mean until the EWMA's memory is reached, so the
-            // first bucket does not dominate the early baseline.
-            let l = p.ewma_lambda.max(1.0 / (self.learned as f64 + 1.0));
+            let l = self.lambda(p);
             self.ewma_events = l * e + (1.0 - l) * self.ewma_events;
             self.ewma_trials = l * t + (1.0 - l) * self.ewma_trials;
         }
@@ -400,8 +447,10 @@ impl SeriesDetector {
                 }
             }
         }
-        // Learn from every bucket judged while nothing is open, elevated ones
-        // included: leaving those out would bias the baseline low.
+        // Learn from every bucket while nothing is open, elevated ones
+        // included (leaving those out would bias the baseline low), each
+        // clipped at `baseline_clip` σ above the baseline (winsorised), so
+        // an outage's first buckets cannot raise it.
         if self.firing.is_none() && !matches!(transition, Some(Transition::Resolve { .. })) {
             self.learn(p, events, trials);
         }
@@ -442,9 +491,16 @@ mod tests {
         let p = DetectorParams::default();
         let mut d = warmed(SeriesKind::Rate, &p, 10, 50);
         assert_eq!(d.observe(&p, 100, 35, 50).transition, None);
-        // The first elevated bucket was learned (running mean of 11 buckets).
+        // The first elevated bucket was learned (running mean of 11
+        // buckets, λ = 1/11), clipped at 10 + √8/√(λ(2−λ)) of 50.
         let b = d.baseline().unwrap();
-        assert!((b - (10.0 + 25.0 / 11.0) / 50.0).abs() < 1e-9, "{b}");
+        let l: f64 = 1.0 / 11.0;
+        let clipped = 10.0 + 8f64.sqrt() / (l * (2.0 - l)).sqrt();
+        assert!(clipped < 35.0);
+        assert!(
+            (b - (10.0 + (clipped - 10.0) / 11.0) / 50.0).abs() < 1e-9,
+            "{b}"
+        );
         let open = d.observe(&p, 101, 35, 50).transition.unwrap();
         match open {
             Transition::Open {

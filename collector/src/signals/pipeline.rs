@@ -96,6 +96,151 @@ mod accuracy {
         out
     }
 
+    /// Detector settings for a few shoppers' traffic, as the crisis drill
+    /// sets them per site (`tests/src/drill/scenario.rs`): two buckets of
+    /// warm-up, judged from 4 calls, opened by one significant bucket with
+    /// 3 bad calls, a 0.2% floor.
+    fn thin_params() -> DetectorParams {
+        DetectorParams {
+            warmup_buckets: 2,
+            min_trials: 4,
+            min_events: 3,
+            open_after: 1,
+            rate_floor: 0.002,
+            ..Default::default()
+        }
+    }
+
+    /// [`run`] with `params`; also the mean calls per bucket.
+    fn run_with(
+        profile: TrafficProfile,
+        params: DetectorParams,
+        buckets: u64,
+    ) -> (Vec<(u64, String, Transition)>, f64) {
+        let mut g = TrafficGenerator::new(profile);
+        let mut p = Pipeline::new(
+            SessionTiming {
+                exit_grace_ms: 20_000,
+                inactivity_ms: 30 * 60_000,
+            },
+            params,
+            BUCKET,
+        );
+        let (mut out, mut calls) = (Vec::new(), 0);
+        for _ in 0..buckets {
+            let (i, start, events) = g.next_bucket();
+            let (rollup, steps) = p.process(start, &events);
+            calls += rollup.calls;
+            for s in steps {
+                if let Some(t) = s.step.transition {
+                    out.push((i, s.series, t));
+                }
+            }
+        }
+        (out, calls as f64 / buckets as f64)
+    }
+
+    /// The cart API failing `rate` of its calls over buckets `from..to`.
+    fn cart_errors(from: u64, to: u64, rate: f64) -> Spike {
+        Spike {
+            from,
+            to,
+            kind: SpikeKind::EndpointErrors {
+                endpoint: Endpoint::Cart,
+                rate,
+                status: 503,
+            },
+        }
+    }
+
+    /// Buckets from `onset` to the opening of an `errors` incident, per
+    /// seed 1..=20 (`None`: never opened), with `params`.
+    fn error_open_delays(spikes: &[Spike], onset: u64, params: DetectorParams) -> Vec<Option<u64>> {
+        (1..=20)
+            .map(|seed| {
+                let profile = TrafficProfile {
+                    seed,
+                    // 4 new sessions a bucket: ~13 calls on average,
+                    // 6–16 in most buckets.
+                    sessions_per_bucket: 4.0,
+                    error_rate: 0.0,
+                    spikes: spikes.to_vec(),
+                    ..Default::default()
+                };
+                let (t, calls) = run_with(profile, params, onset + 18);
+                assert!(
+                    (8.0..=18.0).contains(&calls),
+                    "seed {seed}: {calls} calls a bucket"
+                );
+                t.iter()
+                    .find(|(_, s, t)| s == "errors" && matches!(t, Transition::Open { .. }))
+                    .map(|(i, ..)| i - onset)
+            })
+            .collect()
+    }
+
+    /// [`thin_params`] without clipping (the old running mean): a control
+    /// showing what the scenarios below catch.
+    fn unclipped() -> DetectorParams {
+        DetectorParams {
+            baseline_clip: 1e12,
+            ..thin_params()
+        }
+    }
+
+    #[test]
+    fn a_thin_outage_with_a_half_healthy_first_bucket_opens() {
+        // A few shoppers; the cart API fails half its calls in the first
+        // outage bucket (the outage began mid-bucket), then all of them for
+        // four buckets. The first bucket, too weak to open, must not raise
+        // the baseline the full-outage buckets are tested against.
+        let onset = 6;
+        let spikes = [
+            cart_errors(onset, onset + 1, 0.5),
+            cart_errors(onset + 1, onset + 5, 1.0),
+        ];
+        let delays = error_open_delays(&spikes, onset, thin_params());
+        eprintln!("open delays {delays:?}");
+        assert!(
+            delays.iter().all(|d| d.is_some_and(|d| d <= 3)),
+            "every replay opens within the outage: {delays:?}"
+        );
+        let late = delays.iter().filter(|d| d.is_some_and(|d| d > 2)).count();
+        assert!(late <= 1, "{delays:?}");
+        let control = error_open_delays(&spikes, onset, unclipped());
+        eprintln!("without clipping {control:?}");
+        assert!(
+            control.iter().filter(|d| d.is_none()).count() >= 3,
+            "{control:?}"
+        );
+    }
+
+    #[test]
+    fn a_thin_slow_ramp_into_an_outage_opens() {
+        // The cart API's failures ramp up over five buckets (10% → 70%),
+        // then it fails every call for four: the ramp's buckets, each only
+        // a little worse than the last, must not drag the baseline up.
+        let onset = 6;
+        let mut spikes: Vec<Spike> = [0.1, 0.2, 0.35, 0.5, 0.7]
+            .iter()
+            .enumerate()
+            .map(|(k, r)| cart_errors(onset + k as u64, onset + k as u64 + 1, *r))
+            .collect();
+        spikes.push(cart_errors(onset + 5, onset + 9, 1.0));
+        let delays = error_open_delays(&spikes, onset, thin_params());
+        eprintln!("open delays {delays:?}");
+        assert!(
+            delays.iter().all(|d| d.is_some_and(|d| d <= 8)),
+            "every replay opens by the outage's end: {delays:?}"
+        );
+        let control = error_open_delays(&spikes, onset, unclipped());
+        eprintln!("without clipping {control:?}");
+        assert!(
+            control.iter().filter(|d| d.is_none()).count() >= 10,
+            "{control:?}"
+        );
+    }
+
     #[test]
     fn a_3x_abandonment_spike_is_caught_within_2_buckets_and_resolved_within_3() {
         // 20 independent replays. At 50 sessions a minute only ~35 checkouts
