@@ -145,8 +145,15 @@
         ? String(input.method).toUpperCase()
         : "GET";
 
+  // A path on this origin that the URL parser would leave as it is (no dot
+  // segments, escapes or characters it encodes): origin + path, without
+  // parsing. Most calls a shop makes look like this.
+  const PLAIN = /^\/(?![/\\])[\w\-/]*(?:\?[\w\-.=&,:+~/%]*)?$/;
+  const ORIGIN = typeof location !== "undefined" && /^https?:/.test(location.origin) ? location.origin : "";
+
   function urlOf(input) {
     const raw = typeof input === "string" ? input : input && (input.href || input.url);
+    if (ORIGIN && typeof raw === "string" && PLAIN.test(raw)) return ORIGIN + raw;
     try {
       return new URL(String(raw), location.href).href;
     } catch (_) {
@@ -158,10 +165,9 @@
 
   // A small JSON body we may read from a clone: declared length under the cap,
   // JSON content type. Streamed bodies (no Content-Length) are never cloned.
-  function smallJson(headers, cap) {
-    const type = headers("content-type") || "";
-    const len = Number(headers("content-length"));
-    return cap > 0 && /json/i.test(type) && len > 0 && len <= cap;
+  function smallJson(type, length, cap) {
+    const len = Number(length);
+    return cap > 0 && /json/i.test(type || "") && len > 0 && len <= cap;
   }
 
   // Install the wrappers (once per page: a second copy of the tag finds them).
@@ -172,15 +178,32 @@
     const S = { disabled: false, off: false, errors: 0, fetch: g.fetch, hooks: null, q: [], early: 0, due: 0 };
     Object.defineProperty(g, W, { value: S, configurable: true });
 
+    // One of our exceptions: the call is not watched; after MAX_ERRORS the
+    // wrappers are pure pass-throughs.
+    const oops = (e) => {
+      if (++S.errors >= MAX_ERRORS) S.disabled = true;
+      warn("internal error, call not watched:", e);
+    };
     // `late`: the call was already under way, so finish watching it even if
     // the snippet was uninstalled meanwhile (only internal errors stop it).
+    // The wrappers' per-call paths use try/catch and `oops` inline instead
+    // (no closure per call).
     const guard = (f, late) => {
       if (S.disabled || (S.off && !late)) return undefined;
       try {
         return f();
       } catch (e) {
-        if (++S.errors >= MAX_ERRORS) S.disabled = true;
-        warn("internal error, call not watched:", e);
+        oops(e);
+        return undefined;
+      }
+    };
+    // `f(a, b, c)` with our exceptions kept from the page: for the per-call
+    // paths, which call shared functions rather than build a closure.
+    const attempt = (f, a, b, c) => {
+      try {
+        return f(a, b, c);
+      } catch (e) {
+        oops(e);
         return undefined;
       }
     };
@@ -215,12 +238,18 @@
       if (S.hooks && !S.due) S.due = setTimeout(() => guard(drain, 1), BATCH_MS);
     };
     S.drain = () => guard(drain, 1);
-    // A call begins: a record if it may be watched.
+    // Whether the wasm may watch a call to `url` (false once it runs and no
+    // rule's prefix fits; before that anything may be).
+    const watched = (url) => {
+      if (!S.hooks) return true;
+      const p = S.prefixes;
+      for (let i = 0; i < p.length; i++) if (url.startsWith(p[i])) return true;
+      return false;
+    };
+    // A call begins (`watched(url)` was true): a record if it is watched.
     const begin = (method, url, body) => {
-      if (S.hooks) {
-        if (!S.prefixes.some((p) => url.startsWith(p))) return undefined;
-      } else if (++S.early > MAX_EARLY) return undefined;
-      const rec = {};
+      if (!S.hooks && ++S.early > MAX_EARLY) return undefined;
+      const rec = { method };
       push(0, rec, method, url, typeof body === "string" ? body : undefined);
       return rec;
     };
@@ -254,13 +283,14 @@
     const origFetch = S.fetch;
     if (typeof origFetch === "function") {
       // One declared parameter, like the native fetch (`fetch.length === 1`).
+      // A fetch begins: its record if it may be watched.
+      const fetched = (input, init) => {
+        const url = urlOf(input);
+        return watched(url) ? begin(methodOf(input, init), url, init && init.body) : undefined;
+      };
       const fetch = function fetch(input) {
         const init = arguments[1];
-        let method, rec;
-        guard(() => {
-          method = methodOf(input, init);
-          rec = begin(method, urlOf(input), init && init.body);
-        });
+        const rec = S.disabled || S.off ? undefined : attempt(fetched, input, init);
         // The page gets the original promise itself; we observe on the side.
         const promise = origFetch.apply(g, arguments);
         if (rec === undefined) return promise;
@@ -269,7 +299,7 @@
           (response) => {
             const status = response.status;
             const bytes = cap(rec, status);
-            if (!(bytes && response.ok && smallJson((h) => response.headers.get(h), bytes))) return end(rec, status);
+            if (!(bytes && response.ok && smallJson(response.headers.get("content-type"), response.headers.get("content-length"), bytes))) return end(rec, status);
             const read = response.clone().text();
             const late = new Promise((r) => setTimeout(r, 1000));
             observe(Promise.race([read, late]), (text) => end(rec, status, text), () => end(rec, status));
@@ -279,7 +309,7 @@
             fail(rec, !!(signal && signal.aborted));
           },
         );
-        if (method === "GET" && S.stale) {
+        if (S.stale && rec.method === "GET") {
           const other = guard(() => {
             const t = token(rec);
             return t === undefined ? undefined : S.hooks.substitute(t, promise, signalOf(input, init));
@@ -294,69 +324,97 @@
 
     const proto = g.XMLHttpRequest && g.XMLHttpRequest.prototype;
     if (proto) {
+      // Per XHR that may be watched: {method, url, rec, how, listening}.
+      // XHRs to other URLs get nothing; the listeners are shared functions
+      // (`this` is the XHR), added once per XHR object.
       const records = new WeakMap();
-      const open = proto.open;
-      const send = proto.send;
+      const nativeOpen = proto.open;
+      const nativeSend = proto.send;
       // A re-opened XHR cancels its request without any event: report it.
       const cancel = (x) => {
         const rec = x.rec;
         x.rec = undefined;
         if (rec) fail(rec, true);
       };
-      proto.open = function (method, url) {
-        guard(() => {
-          const x = records.get(this) || { listening: false, how: 0 };
-          cancel(x);
+      // The XHR wrappers' helpers, as methods (the minified file names a
+      // method for free). The listeners among them are shared by every XHR
+      // (`this` is the XHR).
+      const X = {
+        // `how` it ended: 1 network error, 2 aborted, 3 timed out.
+        failed(e) {
+          const x = records.get(this);
+          if (x !== undefined) x.how = e.type === "error" ? 1 : e.type === "abort" ? 2 : 3;
+        },
+        ready() {
+          const x = records.get(this);
+          if (!S.disabled && x !== undefined && x.rec !== undefined) attempt(X.done, this, x);
+        },
+        loadend() {
+          const x = records.get(this);
+          if (!S.disabled && x !== undefined && x.rec !== undefined) attempt(X.ended, this, x);
+        },
+        // Report at DONE with a status (some libraries abort completed
+        // requests), else at loadend.
+        done(xhr, x) {
+          const rec = x.rec;
+          if (rec === undefined || x.how !== 0 || xhr.readyState !== 4) return;
+          const status = xhr.status;
+          if (!(status > 0)) return;
+          x.rec = undefined;
+          const bytes = status < 300 ? cap(rec) : 0;
+          let body;
+          if (bytes && smallJson(xhr.getResponseHeader("content-type"), xhr.getResponseHeader("content-length"), bytes)) {
+            const type = xhr.responseType;
+            if (type === "json") body = xhr.response;
+            else if (type === "" || type === "text") body = xhr.responseText;
+          }
+          end(rec, status, body);
+        },
+        ended(xhr, x) {
+          X.done(xhr, x);
+          const rec = x.rec;
+          x.rec = undefined;
+          if (rec !== undefined) fail(rec, x.how === 2);
+        },
+        opened(xhr, method, url) {
+          let x = records.get(xhr);
+          if (x !== undefined) {
+            cancel(x);
+            x.url = undefined;
+          }
+          const abs = urlOf(url);
+          if (!watched(abs)) return;
+          if (x === undefined) records.set(xhr, (x = { method: "", url: "", rec: undefined, how: 0, listening: false }));
           x.method = String(method).toUpperCase();
-          x.url = urlOf(url);
-          records.set(this, x);
-        });
-        return open.apply(this, arguments);
-      };
-      proto.send = function (body) {
-        const xhr = this;
-        guard(() => {
-          const x = records.get(xhr);
-          if (!x) return;
+          x.url = abs;
+        },
+        sent(xhr, x, body) {
           cancel(x);
-          x.rec = begin(x.method, x.url, body);
           x.how = 0;
+          // The wasm may have come since `open`.
+          x.rec = watched(x.url) ? begin(x.method, x.url, body) : undefined;
           if (x.rec === undefined || x.listening) return;
           x.listening = true;
-          // 1: network error, 2: aborted, 3: timed out.
-          xhr.addEventListener("error", () => (x.how = 1));
-          xhr.addEventListener("abort", () => (x.how = 2));
-          xhr.addEventListener("timeout", () => (x.how = 3));
-          // Report at DONE with a status (some libraries abort completed
-          // requests), else at loadend.
-          const done = () => {
-            const rec = x.rec;
-            if (rec === undefined || x.how !== 0 || xhr.readyState !== 4 || !(xhr.status > 0)) return;
-            x.rec = undefined;
-            const type = xhr.responseType;
-            const bytes = xhr.status < 300 ? cap(rec) : 0;
-            let body;
-            if (bytes && smallJson((h) => xhr.getResponseHeader(h), bytes)) {
-              if (type === "json") body = xhr.response;
-              else if (type === "" || type === "text") body = xhr.responseText;
-            }
-            end(rec, xhr.status, body);
-          };
-          xhr.addEventListener("readystatechange", () => guard(done, 1));
-          xhr.addEventListener("loadend", () =>
-            guard(() => {
-              done();
-              const rec = x.rec;
-              x.rec = undefined;
-              if (rec !== undefined) fail(rec, x.how === 2);
-            }, 1),
-          );
-        });
-        return send.apply(this, arguments);
+          xhr.addEventListener("error", X.failed);
+          xhr.addEventListener("abort", X.failed);
+          xhr.addEventListener("timeout", X.failed);
+          xhr.addEventListener("readystatechange", X.ready);
+          xhr.addEventListener("loadend", X.loadend);
+        },
+      };
+      // Named and with the lengths of the natives (open 2, send 0).
+      proto.open = function open(method, url) {
+        if (!(S.disabled || S.off)) attempt(X.opened, this, method, url);
+        return nativeOpen.apply(this, arguments);
+      };
+      proto.send = function send() {
+        const x = records.get(this);
+        if (!(S.disabled || S.off) && x !== undefined && x.url !== undefined) attempt(X.sent, this, x, arguments[0]);
+        return nativeSend.apply(this, arguments);
       };
       S.proto = proto;
-      S.open = open;
-      S.send = send;
+      S.open = nativeOpen;
+      S.send = nativeSend;
       S.wrappedOpen = proto.open;
       S.wrappedSend = proto.send;
     }

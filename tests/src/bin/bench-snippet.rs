@@ -12,20 +12,23 @@
 //! Two more kinds take the network out (`mock*`: a fetch answered at once,
 //! see `bench.html`, with a task yield after each call so deferred work is
 //! timed too): their difference with − without is the wrappers' own
-//! main-thread time per call, in µs, which the network kinds' noise hides.
+//! main-thread time per call, in µs, which the network kinds' noise hides;
+//! `xhrMockIgnored` does the same for an XHR the snippet ignores (answered
+//! from a `blob:` URL, no server).
 #![allow(clippy::print_stdout)] // a benchmark report: stdout is its interface
 
 use std::time::Duration;
 
 use steadycart_tests::{lab::Lab, snippet_dir, Browser};
 
-const KEYS: [&str; 6] = [
+const KEYS: [&str; 7] = [
     "fetchIgnored",
     "fetchWatched",
     "xhrIgnored",
     "xhrWatched",
     "mockIgnored",
     "mockWatched",
+    "xhrMockIgnored",
 ];
 
 /// The `q`-quantile (0..=1) of `v`, nearest rank.
@@ -36,6 +39,21 @@ fn quantile(mut v: Vec<f64>, q: f64) -> f64 {
         return f64::NAN;
     }
     v[((v.len() - 1) as f64 * q).round() as usize]
+}
+
+/// A distribution-free 95 % confidence interval of the median of `v`
+/// (order statistics at n/2 ± 0.98·√n).
+fn median_ci(mut v: Vec<f64>) -> (f64, f64) {
+    v.retain(|x| x.is_finite());
+    v.sort_by(f64::total_cmp);
+    if v.is_empty() {
+        return (f64::NAN, f64::NAN);
+    }
+    let n = v.len() as f64;
+    let half = 0.98 * n.sqrt();
+    let lo = ((n / 2.0 - half).floor().max(0.0)) as usize;
+    let hi = ((n / 2.0 + half).ceil() as usize).min(v.len() - 1);
+    (v[lo], v[hi])
 }
 
 fn env_num(name: &str, default: u32) -> u32 {
@@ -84,27 +102,41 @@ async fn main() -> anyhow::Result<()> {
     }
     println!();
     println!(
-        "| {n} calls per side, batches of {batch}, {rounds} rounds | without (ms/call) | with (ms/call) | ratio (median of pairs) | IQR of pair ratios |"
+        "| {n} calls per side, batches of {batch}, {rounds} rounds | without (ms/call) | with (ms/call) | ratio (median of pairs) | 95 % CI of the median | IQR of pair ratios | pairs |"
     );
-    println!("|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|---|");
     for key in KEYS {
         let all: Vec<(f64, f64)> = runs.iter().flat_map(|r| pairs(r, key)).collect();
         let ratios: Vec<f64> = all.iter().map(|(a, b)| b / a).collect();
         let a = quantile(all.iter().map(|p| p.0).collect(), 0.5);
         let b = quantile(all.iter().map(|p| p.1).collect(), 0.5);
+        let (lo, hi) = median_ci(ratios.clone());
         println!(
-            "| {key} | {a:.3} | {b:.3} | {:.3} | {:.3}–{:.3} |",
+            "| {key} | {a:.3} | {b:.3} | {:.3} | {lo:.3}–{hi:.3} | {:.3}–{:.3} | {} |",
             quantile(ratios.clone(), 0.5),
             quantile(ratios.clone(), 0.25),
-            quantile(ratios, 0.75)
+            quantile(ratios.clone(), 0.75),
+            ratios.len()
         );
     }
     println!();
-    println!("added main-thread time per call without network (fetch answered at once, median of pairs):");
-    for key in ["mockIgnored", "mockWatched"] {
+    println!("added time per call without network (fetch answered at once; XHR from a blob: URL; median of pairs):");
+    for key in ["mockIgnored", "mockWatched", "xhrMockIgnored"] {
         let all: Vec<(f64, f64)> = runs.iter().flat_map(|r| pairs(r, key)).collect();
         let added = quantile(all.iter().map(|(a, b)| (b - a) * 1000.0).collect(), 0.5);
         println!("  {key}: {added:.1} µs");
+    }
+    println!("synchronous wrapper work per call (tight loops of 1,000 calls, no network; median of 20 pairs per load, µs):");
+    for key in [
+        "syncXhrOpenIgnored",
+        "syncXhrOpenWatched",
+        "syncFetchIgnored",
+    ] {
+        let all: Vec<(f64, f64)> = runs.iter().flat_map(|r| pairs(r, key)).collect();
+        let without = quantile(all.iter().map(|p| p.0).collect(), 0.5);
+        let with = quantile(all.iter().map(|p| p.1).collect(), 0.5);
+        let added = quantile(all.iter().map(|(a, b)| b - a).collect(), 0.5);
+        println!("  {key}: {without:.2} -> {with:.2} µs per call (+{added:.2})");
     }
     let col = |key: &str| quantile(runs.iter().filter_map(|r| r[key].as_f64()).collect(), 0.5);
     let (install, loader, loaded) = (col("installAt"), col("loaderStart"), col("loaderEnd"));

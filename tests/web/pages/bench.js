@@ -44,6 +44,9 @@ const run = async (call, url, count) => {
   }
   return (performance.now() - t) / count;
 };
+// An XHR answered from memory (a blob: URL, which no rule watches): the
+// difference is the XHR wrappers' own work on an ignored call.
+const BLOB = URL.createObjectURL(new Blob(["{}"], { type: "application/json" }));
 const KINDS = {
   fetchIgnored: [fetchWithout, fetchWith, "/api/bench"],
   fetchWatched: [fetchWithout, fetchWith, "/api/price/bench"],
@@ -52,6 +55,7 @@ const KINDS = {
   // No network (see bench.html): the difference is the wrappers' own work.
   mockIgnored: [fetchWithout, fetchWith, "/api/bench/mock"],
   mockWatched: [fetchWithout, fetchWith, "/api/price/mock"],
+  xhrMockIgnored: [xhrWithout, xhrWith, BLOB],
 };
 (async () => {
   for (let i = 0; i < 400 && !installed(); i++) await sleep(10);
@@ -77,6 +81,36 @@ const KINDS = {
         a = await run(without, url, batch);
       }
       pairs.push([a, b]);
+    }
+    result[kind] = pairs;
+  }
+  // The wrappers' synchronous work alone, in µs per call: tight loops of
+  // 1,000 calls through the originals and the wrappers, alternating (20
+  // pairs). No network, no awaiting: only what the page's own call costs.
+  const xhr = new XMLHttpRequest();
+  const SYNC = {
+    syncXhrOpenIgnored: [() => O.open.call(xhr, "GET", "/api/bench"), () => xhr.open("GET", "/api/bench")],
+    syncXhrOpenWatched: [() => O.open.call(xhr, "GET", "/api/price/bench"), () => xhr.open("GET", "/api/price/bench")],
+    syncFetchIgnored: [() => O.fetch.call(window, "/api/bench/mock"), () => fetch("/api/bench/mock")],
+  };
+  const loop = (f, count) => {
+    const t = performance.now();
+    for (let i = 0; i < count; i++) f();
+    return ((performance.now() - t) * 1000) / count;
+  };
+  for (const [kind, [without, withS]] of Object.entries(SYNC)) {
+    loop(without, 1000);
+    loop(withS, 1000);
+    const pairs = [];
+    for (let p = 0; p < 20; p++) {
+      if (p % 2 === 0) {
+        const a = loop(without, 1000);
+        pairs.push([a, loop(withS, 1000)]);
+      } else {
+        const b = loop(withS, 1000);
+        pairs.push([loop(without, 1000), b]);
+      }
+      await yieldTask();
     }
     result[kind] = pairs;
   }
