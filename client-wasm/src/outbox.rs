@@ -104,7 +104,8 @@ impl Outbox {
             size += e.len() + 1;
             n += 1;
         }
-        let out: Vec<String> = self.queue.drain(..n).collect();
+        // `pop_front`s, not `drain(..n)`: the drain's drop code is 1 KB of wasm.
+        let out: Vec<String> = (0..n).filter_map(|_| self.queue.pop_front()).collect();
         self.bytes -= out.iter().map(String::len).sum::<usize>();
         if self.queue.is_empty() {
             self.oldest_at = None;
