@@ -61,6 +61,17 @@ pub fn parse_uint(s: &str) -> Option<u64> {
     })
 }
 
+/// A whole number as `str::parse::<i64>` reads it (an optional sign, then
+/// ASCII digits only); `None` on overflow. Through [`parse_uint`]: std's
+/// `parse` is its own copy per integer type in the wasm.
+pub fn parse_int(s: &str) -> Option<i64> {
+    match s.strip_prefix('-') {
+        Some(digits) if !digits.starts_with('+') => 0i64.checked_sub_unsigned(parse_uint(digits)?),
+        Some(_) => None,
+        None => i64::try_from(parse_uint(s)?).ok(),
+    }
+}
+
 /// The first `max` characters of `s` (a slice copied, not a char-by-char
 /// rebuild).
 pub fn cap_chars(s: &str, max: usize) -> String {
@@ -424,8 +435,21 @@ mod tests {
             "18446744073709551615",
             "18446744073709551616",
             "99999999999999999999999",
+            "9223372036854775807",
+            "9223372036854775808",
+            "9223372036854775809",
+            "-",
+            "--1",
+            "-+1",
         ] {
             assert_eq!(parse_uint(s), s.parse::<u64>().ok(), "{s:?}");
+            assert_eq!(parse_int(s), s.parse::<i64>().ok(), "{s:?}");
+            let negative = ["-", s].concat();
+            assert_eq!(
+                parse_int(&negative),
+                negative.parse::<i64>().ok(),
+                "{negative:?}"
+            );
             assert_eq!(
                 parse_uint(s).and_then(|v| u16::try_from(v).ok()),
                 s.parse::<u16>().ok(),

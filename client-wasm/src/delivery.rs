@@ -48,7 +48,9 @@ impl Delivery {
     /// is not one, `Some(false)` when the value is out of range.
     pub fn apply(&mut self, key: &str, value: &str) -> Option<bool> {
         fn int(v: &str, lo: u32, hi: u32) -> Option<u32> {
-            v.parse().ok().filter(|n| (lo..=hi).contains(n))
+            crate::config::parse_uint(v)
+                .filter(|n| (u64::from(lo)..=u64::from(hi)).contains(n))
+                .map(|n| n as u32)
         }
         let ok = match key {
             "flush-ms" => int(value, 50, 60_000).map(|n| self.flush_ms = n),
@@ -153,7 +155,7 @@ impl SessionCount {
         let (session, used) = s.rsplit_once(':')?;
         Some(SessionCount {
             session: session.to_string(),
-            used: used.parse().ok()?,
+            used: u32::try_from(crate::config::parse_uint(used)?).ok()?,
         })
     }
 

@@ -89,9 +89,9 @@ pub fn decode(text: &str) -> Option<Record> {
     if head.next()? != "sc1" {
         return None;
     }
-    let written_at = head.next()?.parse::<i64>().ok()? as f64;
+    let written_at = crate::config::parse_int(head.next()?)? as f64;
     let closed = head.next()? == "1";
-    let dropped = head.next()?.parse().ok()?;
+    let dropped = u32::try_from(crate::config::parse_uint(head.next()?)?).ok()?;
     let events = lines
         .filter(|l| l.starts_with('{') && l.ends_with('}'))
         .map(String::from)

@@ -22,7 +22,7 @@ impl Session {
         Some(Session {
             id: ok.then(|| id.to_string())?,
             // Whole ms: an integer parse keeps float parsing out of the wasm.
-            last_seen: seen.parse::<i64>().ok()? as f64,
+            last_seen: crate::config::parse_int(seen)? as f64,
         })
     }
 

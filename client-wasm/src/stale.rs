@@ -49,7 +49,7 @@ impl StaleSettings {
     /// Apply a `data-stale-*` option (`key` without `data-`): `None` if the
     /// key is not one of ours, `Some(false)` for a bad value.
     pub fn apply(&mut self, key: &str, value: &str) -> Option<bool> {
-        let n = value.parse::<u64>().ok();
+        let n = crate::config::parse_uint(value);
         match key {
             "stale-ttl-s" => {
                 let ok = n.filter(|s| (1..=86_400).contains(s));
@@ -246,7 +246,10 @@ impl StaleCache {
         let mut cache = StaleCache::new(settings);
         let mut rest = stored;
         while let Some((head, tail)) = rest.split_once('\n') {
-            let nums: Vec<u64> = head.split(' ').filter_map(|n| n.parse().ok()).collect();
+            let nums: Vec<u64> = head
+                .split(' ')
+                .filter_map(crate::config::parse_uint)
+                .collect();
             let [stored_ms, status, u, h, b] = nums[..] else {
                 break;
             };
