@@ -4,8 +4,6 @@
 //! reported in a later batch); batches built to fit a byte limit; exponential
 //! backoff with jitter between failed deliveries.
 
-use std::collections::VecDeque;
-
 use crate::event_json::push_int;
 
 /// Bytes a batch adds around its events (envelope with generous room for
@@ -15,7 +13,9 @@ pub const BATCH_OVERHEAD: usize = 160;
 /// Queued events and the flush policy.
 #[derive(Debug)]
 pub struct Outbox {
-    queue: VecDeque<String>,
+    /// Oldest first. A `Vec`, not a `VecDeque`: the queue is short, and
+    /// `VecDeque`'s own code cost the wasm about 1 KB.
+    queue: Vec<String>,
     bytes: usize,
     oldest_at: Option<f64>,
     dropped: u32,
@@ -32,7 +32,7 @@ pub struct Outbox {
 impl Default for Outbox {
     fn default() -> Self {
         Self {
-            queue: VecDeque::new(),
+            queue: Vec::new(),
             bytes: 0,
             oldest_at: None,
             dropped: 0,
@@ -58,18 +58,20 @@ impl Outbox {
     /// Queue an encoded event at `now`.
     pub fn push(&mut self, event: String, now: f64) {
         self.bytes += event.len();
-        self.queue.push_back(event);
+        self.queue.push(event);
         self.oldest_at.get_or_insert(now);
         self.trim();
     }
 
     fn trim(&mut self) {
-        while self.bytes > self.capacity_bytes {
-            let Some(e) = self.queue.pop_front() else {
-                break;
-            };
-            self.bytes -= e.len();
+        let mut n = 0;
+        while self.bytes > self.capacity_bytes && n < self.queue.len() {
+            self.bytes -= self.queue[n].len();
             self.dropped += 1;
+            n += 1;
+        }
+        if n > 0 {
+            self.queue = self.queue.split_off(n);
         }
         if self.queue.is_empty() {
             self.oldest_at = None;
@@ -104,8 +106,8 @@ impl Outbox {
             size += e.len() + 1;
             n += 1;
         }
-        // `pop_front`s, not `drain(..n)`: the drain's drop code is 1 KB of wasm.
-        let out: Vec<String> = (0..n).filter_map(|_| self.queue.pop_front()).collect();
+        let rest = self.queue.split_off(n);
+        let out = std::mem::replace(&mut self.queue, rest);
         self.bytes -= out.iter().map(String::len).sum::<usize>();
         if self.queue.is_empty() {
             self.oldest_at = None;
@@ -116,10 +118,9 @@ impl Outbox {
     /// Put events back at the front, in order (a failed delivery, or events
     /// adopted from an earlier page). Over the budget, the oldest go.
     pub fn requeue(&mut self, events: Vec<String>, now: f64) {
-        for e in events.into_iter().rev() {
-            self.bytes += e.len();
-            self.queue.push_front(e);
-        }
+        self.bytes += events.iter().map(String::len).sum::<usize>();
+        let later = std::mem::replace(&mut self.queue, events);
+        self.queue.extend(later);
         self.oldest_at.get_or_insert(now);
         self.trim();
     }
