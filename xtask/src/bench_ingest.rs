@@ -15,7 +15,9 @@
 //! Peak RSS is the collector's `VmHWM` (Linux). The machine's load average is
 //! printed beside the figures: on a shared machine they move with it. Figures
 //! go to BENCHMARKS.md by hand; the JSON is written to
-//! `target/bench-ingest.json`.
+//! `target/bench-ingest.json`. With `STEADYCART_BENCH_BIN_DIR=DIR` it runs the
+//! `collector` and `loadgen` in DIR instead of building them, for A/B runs of
+//! two saved builds back to back.
 
 use std::{
     io::{Read, Write},
@@ -247,12 +249,19 @@ fn one_backend(
 
 /// Build, run every backend, print and save the figures.
 pub fn run(bench: IngestBench) -> anyhow::Result<()> {
-    crate::tools::run(
-        Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
-            .args(["build", "--release", "-p", "steadycart-collector", "--bins"])
-            .current_dir(crate::root()),
-    )?;
-    let bin: PathBuf = crate::target_dir().join("release");
+    // `STEADYCART_BENCH_BIN_DIR`: run saved `collector` and `loadgen`
+    // binaries instead of building (A/B runs of two builds back to back).
+    let bin: PathBuf = match std::env::var_os("STEADYCART_BENCH_BIN_DIR") {
+        Some(dir) => PathBuf::from(dir),
+        None => {
+            crate::tools::run(
+                Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+                    .args(["build", "--release", "-p", "steadycart-collector", "--bins"])
+                    .current_dir(crate::root()),
+            )?;
+            crate::target_dir().join("release")
+        }
+    };
     let scratch = std::env::temp_dir().join(format!("sc-bench-{}", std::process::id()));
     std::fs::create_dir_all(&scratch)?;
     let load_before = load_average();

@@ -4,18 +4,31 @@
 //! embedded default fast.
 //!
 //! Ingest handlers wait for the commit before answering 2xx, so an accepted
-//! event is durably stored: nothing acknowledged is lost to `kill -9`.
+//! event is durably stored: nothing acknowledged is lost to `kill -9`. (On
+//! SQLite, `synchronous=NORMAL` in WAL mode: a commit is in the WAL file, in
+//! the OS's hands, when it returns; it survives the process being killed but
+//! not a power loss or kernel crash before the OS writes it out. PostgreSQL
+//! commits are fsynced.)
+//!
+//! On SQLite the writer keeps its own connection, with automatic WAL
+//! checkpoints off: [`super::checkpoint`] runs them beside the commits.
 
 use tokio::{
     sync::{mpsc, oneshot},
     task::JoinHandle,
 };
 
-use std::{sync::Arc, time::Instant};
+use std::{path::PathBuf, sync::Arc, time::Instant};
 
+use sqlx::{sqlite::SqliteConnectOptions, ConnectOptions, Connection, SqliteConnection};
+
+use super::checkpoint::{self, Checkpointer, WalLocks, WalPolicy};
 use crate::{
     metrics::Metrics,
-    store::{events::EventRow, Db},
+    store::{
+        events::{insert_events_on, EventRow},
+        Db, StoreError,
+    },
 };
 
 /// Why a submission was not stored.
@@ -87,15 +100,28 @@ impl WriterTask {
 }
 
 /// Start the writer on `db` with a queue of `capacity` batches, committing at
-/// most `max_events` rows per transaction, recording commits in `metrics`.
+/// most `max_events` rows per transaction, recording commits in `metrics`,
+/// with the default [`WalPolicy`].
 pub fn spawn(
     db: Db,
     capacity: usize,
     max_events: usize,
     metrics: Arc<Metrics>,
 ) -> (IngestQueue, WriterTask) {
+    spawn_with_wal(db, capacity, max_events, metrics, WalPolicy::default())
+}
+
+/// [`spawn`] with the checkpoint policy `wal` (SQLite; ignored on PostgreSQL).
+pub fn spawn_with_wal(
+    db: Db,
+    capacity: usize,
+    max_events: usize,
+    metrics: Arc<Metrics>,
+    wal: WalPolicy,
+) -> (IngestQueue, WriterTask) {
     let (tx, mut rx) = mpsc::channel::<WriteJob>(capacity);
     let handle = tokio::spawn(async move {
+        let mut sink = Sink::open(db, wal).await;
         while let Some(first) = rx.recv().await {
             let mut n = first.rows.len();
             let mut jobs = vec![first];
@@ -117,7 +143,7 @@ pub fn spawn(
                 })
                 .collect();
             let started = Instant::now();
-            let result = db.insert_events(&rows).await.map(|_| ()).map_err(|e| {
+            let result = sink.insert(&rows).await.map(|_| ()).map_err(|e| {
                 tracing::error!(error = %e, rows = rows.len(), "event commit failed");
                 metrics.writer_commit_failures.inc();
                 WriteError::Database
@@ -130,7 +156,97 @@ pub fn spawn(
                 // A waiter that gave up (client went away) is fine to skip.
                 let _ = done.send(result);
             }
+            // After answering: a catch-up checkpoint delays only the batches
+            // queued behind it, never the ones just committed.
+            sink.after_commit().await;
         }
+        sink.close().await;
     });
     (IngestQueue { tx, capacity }, WriterTask { handle })
+}
+
+/// Where the writer commits.
+enum Sink {
+    /// SQLite: the writer's own connection (automatic checkpoints off) and
+    /// the background checkpointer.
+    Sqlite {
+        conn: SqliteConnection,
+        wal_file: PathBuf,
+        policy: WalPolicy,
+        locks: WalLocks,
+        checkpointer: Checkpointer,
+    },
+    /// PostgreSQL, or SQLite if the writer's connection could not be opened
+    /// (then SQLite's automatic checkpoints stay on): the shared pool.
+    Pool(Db),
+}
+
+impl Sink {
+    async fn open(db: Db, policy: WalPolicy) -> Sink {
+        let Db::Sqlite(pool) = &db else {
+            return Sink::Pool(db);
+        };
+        let options: SqliteConnectOptions = (*pool.connect_options())
+            .clone()
+            .pragma("wal_autocheckpoint", "0")
+            .pragma("journal_size_limit", policy.max_wal_bytes.to_string());
+        let wal_file = checkpoint::wal_path(options.get_filename());
+        match options.connect().await {
+            Ok(conn) => {
+                let locks = WalLocks::default();
+                let checkpointer = Checkpointer::spawn(pool.clone(), policy, locks.clone());
+                Sink::Sqlite {
+                    conn,
+                    wal_file,
+                    policy,
+                    locks,
+                    checkpointer,
+                }
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "writer connection failed; committing through the pool");
+                Sink::Pool(db)
+            }
+        }
+    }
+
+    async fn insert(&mut self, rows: &[EventRow]) -> Result<u64, StoreError> {
+        match self {
+            Sink::Sqlite { conn, locks, .. } => {
+                let _writing = locks.write.lock().await;
+                insert_events_on(conn, rows).await
+            }
+            Sink::Pool(db) => db.insert_events(rows).await,
+        }
+    }
+
+    /// Let the WAL start over when it is over its cap: copy what the
+    /// background checkpoints have not.
+    async fn after_commit(&mut self) {
+        let Sink::Sqlite {
+            conn,
+            wal_file,
+            policy,
+            locks,
+            ..
+        } = self
+        else {
+            return;
+        };
+        if std::fs::metadata(&*wal_file).is_ok_and(|m| m.len() > policy.max_wal_bytes) {
+            checkpoint::catch_up(conn, locks).await;
+        }
+    }
+
+    async fn close(self) {
+        if let Sink::Sqlite {
+            conn, checkpointer, ..
+        } = self
+        {
+            checkpointer.finish().await;
+            if let Err(e) = conn.close().await {
+                tracing::warn!(error = %e, "closing the writer connection failed");
+            }
+        }
+    }
 }
