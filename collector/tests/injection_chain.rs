@@ -312,7 +312,7 @@ both_backends!(
             "the endpoint is shown, escaped"
         );
         assert!(
-            html.contains("&lt;/li&gt;&lt;script&gt;alert(&#39;survey&#39;)"),
+            html.contains("&lt;/li&gt;&lt;script&gt;alert(&#x27;survey&#x27;)"),
             "the answer is shown, escaped"
         );
         for live in LIVE {
@@ -454,11 +454,11 @@ both_backends!(
         };
         let (plain, html) = (part("text/plain"), part("text/html"));
         assert!(
-            html.contains("&lt;img src=x onerror=alert(&#39;cart&#39;)&gt; =SUM(A1:A9) *deal* &lt;!channel&gt;"),
+            html.contains("&lt;img src=x onerror=alert(&#x27;cart&#x27;)&gt; =SUM(A1:A9) *deal* &lt;!channel&gt;"),
             "{html}"
         );
         assert!(
-            html.contains("&lt;script&gt;alert(&#39;sku&#39;)&lt;/script&gt;"),
+            html.contains("&lt;script&gt;alert(&#x27;sku&#x27;)&lt;/script&gt;"),
             "{html}"
         );
         for live in LIVE {

@@ -194,6 +194,21 @@ impl Stack {
         })
     }
 
+    /// Make the demo store's `endpoint` answer with HTTP `status`.
+    pub async fn fail(&self, endpoint: &str, status: u16) -> anyhow::Result<()> {
+        self.set_fault(
+            endpoint,
+            serde_json::json!({"mode": "error", "status": status}),
+        )
+        .await
+    }
+
+    /// Take any fault off the demo store's `endpoint`.
+    pub async fn heal(&self, endpoint: &str) -> anyhow::Result<()> {
+        self.set_fault(endpoint, serde_json::json!({"mode": "none"}))
+            .await
+    }
+
     /// Set a fault on a demo store endpoint (`checkout`, `cart`, `price`, `payment`).
     pub async fn set_fault(&self, endpoint: &str, fault: serde_json::Value) -> anyhow::Result<()> {
         let res = self
@@ -259,6 +274,23 @@ impl Stack {
     ) -> anyhow::Result<Vec<serde_json::Value>> {
         let page = self.admin_get(rel).await?;
         Ok(page[field].as_array().cloned().unwrap_or_default())
+    }
+
+    /// `PATCH` the site's remote configuration through the admin API and
+    /// return the stored document (with its new `version`).
+    pub async fn patch_config(&self, doc: serde_json::Value) -> anyhow::Result<serde_json::Value> {
+        let res = self
+            .http
+            .patch(format!(
+                "{}/v1/admin/sites/{}/config",
+                self.collector_url, self.site_key
+            ))
+            .bearer_auth(&self.admin_token)
+            .json(&doc)
+            .send()
+            .await?;
+        anyhow::ensure!(res.status() == 200, "patch config: {}", res.status());
+        Ok(res.json().await?)
     }
 
     /// The site's client-side drop totals, through the admin API.
@@ -425,6 +457,36 @@ impl Browser {
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
+    }
+
+    /// Wait (up to 10 s) until the snippet on the current page has
+    /// installed its wrappers (`window.__steadycart` is set).
+    pub async fn installed(&self) -> anyhow::Result<()> {
+        self.wait_for(
+            "snippet installed",
+            Duration::from_secs(10),
+            "return !!window.__steadycart",
+        )
+        .await?;
+        Ok(())
+    }
+
+    /// Navigate to `url` and wait until the snippet is installed there.
+    pub async fn open(&self, url: &str) -> anyhow::Result<()> {
+        self.driver.goto(url).await?;
+        self.installed().await
+    }
+
+    /// The demo store's usual first steps: add the first product on the
+    /// home page, open the cart page and wait for the snippet there.
+    pub async fn open_cart_with_item(&self, store_url: &str) -> anyhow::Result<()> {
+        self.driver.goto(store_url).await?;
+        self.driver
+            .find(thirtyfour::By::Css("[data-add]"))
+            .await?
+            .click()
+            .await?;
+        self.open(&format!("{store_url}/cart")).await
     }
 
     /// Save a screenshot under the artifacts directory.

@@ -19,7 +19,6 @@ const OPEN: &str = "const h = document.querySelector('steadycart-survey'); \
     return !!(h && h.shadowRoot && h.shadowRoot.querySelector('[role=dialog]'));";
 const LEAVE_TOP: &str = "document.documentElement.dispatchEvent(new MouseEvent('mouseout', \
     {bubbles: true, clientX: 300, clientY: -2, relatedTarget: null})); return true;";
-const INSTALLED: &str = "return !!window.__steadycart";
 
 async fn csv_rows(stack: &Stack) -> anyhow::Result<Vec<csv::StringRecord>> {
     let text = stack
@@ -98,10 +97,7 @@ async fn outage_survey_consent_then_recovery_email_and_export() -> anyhow::Resul
     browser
         .eval("localStorage.clear(); sessionStorage.clear(); return true;")
         .await?;
-    d.goto(&stack.store_url).await?;
-    browser
-        .wait_for("snippet installed", Duration::from_secs(10), INSTALLED)
-        .await?;
+    browser.open(&stack.store_url).await?;
     // Two products: one once, one (whose name needs HTML escaping) twice.
     let add = d.find_all(By::Css("[data-add]")).await?;
     anyhow::ensure!(add.len() >= 3, "the store lists its products");
@@ -134,9 +130,7 @@ async fn outage_survey_consent_then_recovery_email_and_export() -> anyhow::Resul
     // Checkout fails; the shopper heads out and answers with consent.
     d.goto(&format!("{}/cart", stack.store_url)).await?;
     let loaded = Instant::now();
-    browser
-        .wait_for("snippet installed", Duration::from_secs(10), INSTALLED)
-        .await?;
+    browser.installed().await?;
     d.find(By::Id("checkout")).await?.click().await?;
     browser
         .wait_for(
@@ -300,10 +294,7 @@ async fn identified_shopper_is_emailed_after_checkout_fails() -> anyhow::Result<
     browser
         .eval("localStorage.clear(); sessionStorage.clear(); return true;")
         .await?;
-    d.goto(&stack.store_url).await?;
-    browser
-        .wait_for("snippet installed", Duration::from_secs(10), INSTALLED)
-        .await?;
+    browser.open(&stack.store_url).await?;
     d.find(By::Css("[data-add]")).await?.click().await?;
     let snapshot = stack
         .wait_for_event("cart snapshot", Duration::from_secs(15), |e| {
@@ -330,10 +321,7 @@ async fn identified_shopper_is_emailed_after_checkout_fails() -> anyhow::Result<
     stack
         .set_fault("checkout", json!({"mode": "error", "status": 503}))
         .await?;
-    d.goto(&format!("{}/cart", stack.store_url)).await?;
-    browser
-        .wait_for("snippet installed", Duration::from_secs(10), INSTALLED)
-        .await?;
+    browser.open(&format!("{}/cart", stack.store_url)).await?;
     d.find(By::Id("checkout")).await?.click().await?;
     stack
         .wait_for_event("failed checkout", Duration::from_secs(15), |e| {

@@ -17,24 +17,9 @@ async fn failing_checkout_shows_fallback_and_lands_in_sqlite() -> anyhow::Result
     let browser = Browser::start().await?;
     let d = &browser.driver;
 
-    d.goto(&stack.store_url).await?;
-    d.find(By::Css("[data-add]")).await?.click().await?;
-    d.goto(&format!("{}/cart", stack.store_url)).await?;
-    // The snippet is installed once its wrappers replaced fetch.
-    browser
-        .wait_for(
-            "snippet installed",
-            Duration::from_secs(10),
-            "return !!window.__steadycart",
-        )
-        .await?;
+    browser.open_cart_with_item(&stack.store_url).await?;
 
-    stack
-        .set_fault(
-            "checkout",
-            serde_json::json!({"mode": "error", "status": 503}),
-        )
-        .await?;
+    stack.fail("checkout", 503).await?;
     d.find(By::Id("checkout")).await?.click().await?;
 
     let text = browser
@@ -99,16 +84,7 @@ async fn healthy_checkout_shows_nothing_and_completes() -> anyhow::Result<()> {
     let browser = Browser::start().await?;
     let d = &browser.driver;
 
-    d.goto(&stack.store_url).await?;
-    d.find(By::Css("[data-add]")).await?.click().await?;
-    d.goto(&format!("{}/cart", stack.store_url)).await?;
-    browser
-        .wait_for(
-            "snippet installed",
-            Duration::from_secs(10),
-            "return !!window.__steadycart",
-        )
-        .await?;
+    browser.open_cart_with_item(&stack.store_url).await?;
     d.find(By::Id("checkout")).await?.click().await?;
     browser
         .wait_for(

@@ -41,13 +41,7 @@ async fn fresh_cart(stack: &Stack, browser: &Browser) -> anyhow::Result<Instant>
     d.find(By::Css("[data-add]")).await?.click().await?;
     d.goto(&format!("{}/cart", stack.store_url)).await?;
     let loaded = Instant::now();
-    browser
-        .wait_for(
-            "snippet installed",
-            Duration::from_secs(10),
-            "return !!window.__steadycart",
-        )
-        .await?;
+    browser.installed().await?;
     Ok(loaded)
 }
 
@@ -231,13 +225,7 @@ async fn exit_survey_in_the_demo_store() -> anyhow::Result<()> {
         .await?;
     d.refresh().await?;
     let loaded = Instant::now();
-    browser
-        .wait_for(
-            "snippet installed",
-            Duration::from_secs(10),
-            "return !!window.__steadycart",
-        )
-        .await?;
+    browser.installed().await?;
     failed_checkout(&browser).await?;
     leave_after_dwell(&browser, loaded).await?;
     assert_no_survey(&browser, "once per session").await?;

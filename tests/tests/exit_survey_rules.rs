@@ -34,22 +34,6 @@ use survey_support::*;
 
 const DAY_MS: f64 = 86_400_000.0;
 
-async fn patch_config(stack: &Stack, doc: Value) -> anyhow::Result<i64> {
-    let res = stack
-        .http
-        .patch(format!(
-            "{}/v1/admin/sites/{}/config",
-            stack.collector_url, stack.site_key
-        ))
-        .bearer_auth(&stack.admin_token)
-        .json(&doc)
-        .send()
-        .await?;
-    anyhow::ensure!(res.status() == 200, "patch config: {}", res.status());
-    let v: Value = res.json().await?;
-    Ok(v["version"].as_i64().unwrap_or(0))
-}
-
 /// Wait until the open page holds remote config `version` or newer.
 async fn config_reached(browser: &Browser, stack: &Stack, version: i64) -> anyhow::Result<()> {
     browser
@@ -270,7 +254,11 @@ async fn exit_survey_rules() -> anyhow::Result<()> {
         .await?;
 
     // 4. The remote switch reaches the open page.
-    let v = patch_config(&stack, json!({"max_age_s": 1, "survey": false})).await?;
+    let v = stack
+        .patch_config(json!({"max_age_s": 1, "survey": false}))
+        .await?["version"]
+        .as_i64()
+        .unwrap_or(0);
     let up = fresh_cart(&stack, &browser).await?;
     config_reached(&browser, &stack, v).await?;
     failed_checkout(&browser).await?;
@@ -279,7 +267,9 @@ async fn exit_survey_rules() -> anyhow::Result<()> {
         "switched off remotely"
     );
     assert_eq!(browser.eval("return Steadycart.showSurvey()").await?, false);
-    let v = patch_config(&stack, json!({"survey": true})).await?;
+    let v = stack.patch_config(json!({"survey": true})).await?["version"]
+        .as_i64()
+        .unwrap_or(0);
     config_reached(&browser, &stack, v).await?;
     browser
         .wait_for("switched on again, shown on exit", T, LEAVE_TOP)

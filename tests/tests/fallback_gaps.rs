@@ -12,7 +12,7 @@
 
 use std::time::{Duration, Instant};
 
-use serde_json::{json, Value};
+use serde_json::json;
 use steadycart_tests::{
     thirtyfour::{extensions::cdp::ChromeDevTools, By},
     Browser, Stack, StackOptions,
@@ -45,17 +45,6 @@ async fn emulate_media(cdp: &ChromeDevTools, dark: bool, reduce: bool) -> anyhow
     Ok(())
 }
 
-async fn installed(browser: &Browser) -> anyhow::Result<()> {
-    browser
-        .wait_for(
-            "snippet installed",
-            Duration::from_secs(10),
-            "return !!window.__steadycart",
-        )
-        .await?;
-    Ok(())
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn dark_mode_and_reduced_motion_are_honoured() -> anyhow::Result<()> {
     let stack = Stack::start().await?;
@@ -66,8 +55,7 @@ async fn dark_mode_and_reduced_motion_are_honoured() -> anyhow::Result<()> {
         .set_fault("checkout", json!({"mode": "error", "status": 503}))
         .await?;
     emulate_media(&cdp, true, true).await?;
-    d.goto(&format!("{}/cart", stack.store_url)).await?;
-    installed(&browser).await?;
+    browser.open(&format!("{}/cart", stack.store_url)).await?;
     assert_eq!(
         browser
             .eval("return [matchMedia('(prefers-color-scheme: dark)').matches, matchMedia('(prefers-reduced-motion: reduce)').matches]")
@@ -133,8 +121,7 @@ async fn texts_per_locale_follow_navigator_languages() -> anyhow::Result<()> {
             json!({"userAgent": ua, "acceptLanguage": languages}),
         )
         .await?;
-        d.goto(&format!("{}/cart", stack.store_url)).await?;
-        installed(&browser).await?;
+        browser.open(&format!("{}/cart", stack.store_url)).await?;
         assert_eq!(
             browser.eval("return navigator.languages[0]").await?,
             first,
@@ -152,27 +139,12 @@ async fn texts_per_locale_follow_navigator_languages() -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn patch_config(stack: &Stack, doc: Value) -> anyhow::Result<Value> {
-    let res = stack
-        .http
-        .patch(format!(
-            "{}/v1/admin/sites/{}/config",
-            stack.collector_url, stack.site_key
-        ))
-        .bearer_auth(&stack.admin_token)
-        .json(&doc)
-        .send()
-        .await?;
-    anyhow::ensure!(res.status() == 200, "patch config: {}", res.status());
-    Ok(res.json().await?)
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kill_switch_closes_an_open_survey() -> anyhow::Result<()> {
     const OPEN: &str = "const h = document.querySelector('steadycart-survey'); \
         return !!(h && h.shadowRoot && h.shadowRoot.querySelector('[role=dialog]'));";
     let stack = Stack::start().await?;
-    let version = patch_config(&stack, json!({"max_age_s": 1})).await?["version"]
+    let version = stack.patch_config(json!({"max_age_s": 1})).await?["version"]
         .as_i64()
         .unwrap_or(0);
     stack
@@ -217,7 +189,7 @@ async fn kill_switch_closes_an_open_survey() -> anyhow::Result<()> {
         .wait_for("survey open", Duration::from_secs(5), OPEN)
         .await?;
 
-    patch_config(&stack, json!({"kill": true})).await?;
+    stack.patch_config(json!({"kill": true})).await?;
     browser
         .wait_for(
             "kill switch closed the survey and removed the wrappers",

@@ -36,21 +36,6 @@ const CHECKOUT: &str = "window.__t0 = performance.now(); window.__seen = null; w
 
 const HOSTILE_TEXT: &str = "<script>window.__pwned = 1</script> Checkout is slow <b>today</b>";
 
-async fn patch_config(stack: &Stack, doc: serde_json::Value) -> anyhow::Result<serde_json::Value> {
-    let res = stack
-        .http
-        .patch(format!(
-            "{}/v1/admin/sites/{}/config",
-            stack.collector_url, stack.site_key
-        ))
-        .bearer_auth(&stack.admin_token)
-        .json(&doc)
-        .send()
-        .await?;
-    anyhow::ensure!(res.status() == 200, "patch config: {}", res.status());
-    Ok(res.json().await?)
-}
-
 async fn open(browser: &Browser, stack: &Stack, path: &str, version: i64) -> anyhow::Result<()> {
     browser
         .driver
@@ -76,18 +61,16 @@ async fn fallback_messages_and_crisis_switches() -> anyhow::Result<()> {
     let browser = Browser::start().await?;
     let d = &browser.driver;
 
-    let cfg = patch_config(
-        &stack,
-        serde_json::json!({
+    let cfg = stack
+        .patch_config(serde_json::json!({
             "max_age_s": 1,
             "stall_ms": [{"role": "checkout", "ms": 1000}],
             "texts": [
                 {"role": "checkout", "locale": "en", "text": HOSTILE_TEXT},
                 {"role": "checkout", "locale": "de", "text": "Der Checkout ist langsam"},
             ],
-        }),
-    )
-    .await?;
+        }))
+        .await?;
     let v = cfg["version"].as_i64().unwrap();
 
     // --- Stall: shown within threshold + 250 ms, hidden after recovery.
@@ -151,12 +134,7 @@ async fn fallback_messages_and_crisis_switches() -> anyhow::Result<()> {
         .await?;
 
     // --- 503: shown; focus stays; keyboard reaches and dismisses it.
-    stack
-        .set_fault(
-            "checkout",
-            serde_json::json!({"mode": "error", "status": 503}),
-        )
-        .await?;
+    stack.fail("checkout", 503).await?;
     d.find(By::Id("checkout")).await?.focus().await?;
     browser.eval(CHECKOUT).await?;
     browser
@@ -209,11 +187,9 @@ async fn fallback_messages_and_crisis_switches() -> anyhow::Result<()> {
 
     // --- Banner through the admin API reaches the open page; text only.
     let banner = "<img src=x onerror=window.__pwned=1> Orders ship Monday";
-    patch_config(
-        &stack,
-        serde_json::json!({"banner": {"text": banner, "severity": "critical"}}),
-    )
-    .await?;
+    stack
+        .patch_config(serde_json::json!({"banner": {"text": banner, "severity": "critical"}}))
+        .await?;
     let shown = browser
         .wait_for(
             "banner on the open page",
@@ -231,7 +207,9 @@ async fn fallback_messages_and_crisis_switches() -> anyhow::Result<()> {
         .await?;
     assert_eq!(attrs, serde_json::json!(["alert", false, false]));
     browser.screenshot("fallback-4-banner").await?;
-    patch_config(&stack, serde_json::json!({"banner": null})).await?;
+    stack
+        .patch_config(serde_json::json!({"banner": null}))
+        .await?;
     browser
         .wait_for(
             "banner removed on the open page",
@@ -303,15 +281,15 @@ async fn fallback_messages_and_crisis_switches() -> anyhow::Result<()> {
     browser.screenshot("fallback-6-hostile-css").await?;
 
     // --- Kill switch reaches the open page: wrappers and UI gone.
-    stack
-        .set_fault("checkout", serde_json::json!({"mode": "none"}))
-        .await?;
+    stack.heal("checkout").await?;
     open(&browser, &stack, "/cart", v).await?;
     let wrapped = browser
         .eval("return !String(window.fetch).includes('[native code]')")
         .await?;
     assert_eq!(wrapped, true, "wrapped before the kill switch");
-    patch_config(&stack, serde_json::json!({"kill": true})).await?;
+    stack
+        .patch_config(serde_json::json!({"kill": true}))
+        .await?;
     browser
         .wait_for(
             "kill switch on the open page",

@@ -23,22 +23,8 @@ async fn a_failed_checkout_then_leaving_counts_as_abandonment_after_trouble() ->
     let d = &browser.driver;
 
     // Shopper 1: checkout fails, the fallback shows, the shopper leaves.
-    d.goto(&stack.store_url).await?;
-    d.find(By::Css("[data-add]")).await?.click().await?;
-    d.goto(&format!("{}/cart", stack.store_url)).await?;
-    browser
-        .wait_for(
-            "snippet installed",
-            Duration::from_secs(10),
-            "return !!window.__steadycart",
-        )
-        .await?;
-    stack
-        .set_fault(
-            "checkout",
-            serde_json::json!({"mode": "error", "status": 503}),
-        )
-        .await?;
+    browser.open_cart_with_item(&stack.store_url).await?;
+    stack.fail("checkout", 503).await?;
     d.find(By::Id("checkout")).await?.click().await?;
     let failed = stack
         .wait_for_event("failed checkout", Duration::from_secs(10), |e| {
@@ -53,21 +39,10 @@ async fn a_failed_checkout_then_leaving_counts_as_abandonment_after_trouble() ->
         .await?;
 
     // Shopper 2, in a new tab (so a new session): checkout works.
-    stack
-        .set_fault("checkout", serde_json::json!({"mode": "none"}))
-        .await?;
+    stack.heal("checkout").await?;
     let tab = d.new_tab().await?;
     d.switch_to_window(tab).await?;
-    d.goto(&stack.store_url).await?;
-    d.find(By::Css("[data-add]")).await?.click().await?;
-    d.goto(&format!("{}/cart", stack.store_url)).await?;
-    browser
-        .wait_for(
-            "snippet installed",
-            Duration::from_secs(10),
-            "return !!window.__steadycart",
-        )
-        .await?;
+    browser.open_cart_with_item(&stack.store_url).await?;
     d.find(By::Id("checkout")).await?.click().await?;
     browser
         .wait_for(

@@ -54,14 +54,7 @@ async fn stale_prices_when_the_price_api_fails_or_stalls() -> anyhow::Result<()>
     .await?;
     let browser = Browser::start().await?;
     let d = &browser.driver;
-    d.goto(&stack.store_url).await?;
-    browser
-        .wait_for(
-            "snippet installed",
-            Duration::from_secs(10),
-            "return !!window.__steadycart",
-        )
-        .await?;
+    browser.open(&stack.store_url).await?;
     let skus = browser
         .eval("return [...document.querySelectorAll('[data-live-price]')].map(e => e.dataset.livePrice)")
         .await?;
@@ -223,14 +216,7 @@ async fn a_late_live_answer_is_not_delivered_twice() -> anyhow::Result<()> {
     )
     .await?;
     let browser = Browser::start().await?;
-    browser.driver.goto(&stack.store_url).await?;
-    browser
-        .wait_for(
-            "snippet installed",
-            Duration::from_secs(10),
-            "return !!window.__steadycart",
-        )
-        .await?;
+    browser.open(&stack.store_url).await?;
     let sku = browser
         .eval("return document.querySelector('[data-live-price]').dataset.livePrice")
         .await?;

@@ -201,20 +201,9 @@ fn fill(part: &str, value: impl Fn(&str) -> String) -> String {
     out
 }
 
-/// Escape text for HTML element content and double-quoted attributes.
-pub fn escape_html(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
+/// Escape text for HTML element content and quoted attributes.
+pub fn escape_html(s: &str) -> std::borrow::Cow<'_, str> {
+    html_escape::encode_quoted_attribute(s)
 }
 
 /// `minor` units as `12.34` (English) or `12,34` (German).
@@ -248,7 +237,13 @@ fn money(minor: i64, ctx: &EmailContext, locale: Locale) -> String {
 }
 
 fn value(ctx: &EmailContext, locale: Locale, name: &str, html: bool) -> String {
-    let esc = |s: &str| if html { escape_html(s) } else { s.to_string() };
+    let esc = |s: &str| {
+        if html {
+            escape_html(s).into_owned()
+        } else {
+            s.to_string()
+        }
+    };
     match name {
         "shop_name" => esc(&ctx.shop_name),
         "trouble_time" => esc(&ctx.trouble_time),
