@@ -14,11 +14,7 @@
 
 mod common;
 
-use std::{
-    io,
-    sync::{Arc, Mutex},
-    time::Duration,
-};
+use std::time::Duration;
 
 use axum::{body::Body, http::Request};
 use common::*;
@@ -590,33 +586,8 @@ both_backends!(
     }
 );
 
-/// A `tracing` writer into a shared buffer.
-#[derive(Clone, Default)]
-struct Capture(Arc<Mutex<Vec<u8>>>);
-
-impl io::Write for Capture {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
-    }
-}
-
 both_backends!(addresses_never_appear_in_logs, |db: Db| async move {
-    let logs = Capture::default();
-    let sink = logs.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_env_filter("trace")
-        .with_writer(move || sink.clone())
-        .with_ansi(false)
-        .finish();
-    let _guard = tracing::subscriber::set_default(subscriber);
-    // Other tests in this process hit the same callsites on other threads,
-    // without a subscriber; re-evaluate every callsite's interest with ours
-    // in place, so none stays cached as uninteresting.
-    tracing::callsite::rebuild_interest_cache();
+    let logs = common::logs::LogCapture::start();
 
     let (inbox, url) = Inbox::start();
     *inbox.mode.lock().unwrap() = Mode::RejectRecipient;
@@ -654,7 +625,7 @@ both_backends!(addresses_never_appear_in_logs, |db: Db| async move {
         .unwrap();
     assert_eq!(send(&app, req).await.0, 200);
 
-    let text = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
+    let text = logs.text();
     assert!(
         text.contains("recovery email sent"),
         "logs were captured: {text}"

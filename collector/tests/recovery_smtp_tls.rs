@@ -31,7 +31,6 @@
 mod common;
 
 use std::{
-    io,
     net::SocketAddr,
     path::{Path, PathBuf},
     process::{Command, Stdio},
@@ -325,20 +324,6 @@ async fn mailer(db: &Db, cfg: &RecoveryConfig, dir: &Path) -> Mailer {
         .unwrap()
 }
 
-/// A `tracing` writer into a shared buffer.
-#[derive(Clone, Default)]
-struct Capture(Arc<Mutex<Vec<u8>>>);
-
-impl io::Write for Capture {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
-    }
-}
-
 // ------------------------------------------------------------ tests
 
 both_backends!(
@@ -377,17 +362,7 @@ both_backends!(
 both_backends!(
     a_wrong_password_is_retried_as_a_configuration_fault_and_never_logged,
     |db: Db| async move {
-        let logs = Capture::default();
-        let sink = logs.clone();
-        let subscriber = tracing_subscriber::fmt()
-            .with_env_filter("trace")
-            .with_writer(move || sink.clone())
-            .with_ansi(false)
-            .finish();
-        let _guard = tracing::subscriber::set_default(subscriber);
-        // Other tests in this process hit the same callsites on other
-        // threads without a subscriber: re-evaluate them with ours.
-        tracing::callsite::rebuild_interest_cache();
+        let logs = common::logs::LogCapture::start();
 
         let pki = Pki::new();
         let (inbox, server) = starttls_server(&pki.server);
@@ -424,7 +399,7 @@ both_backends!(
             "{error}"
         );
         assert_eq!(contact_statuses(&db).await, vec!["pending"], "not a bounce");
-        let text = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
+        let text = logs.text();
         assert!(
             text.contains("will retry") && text.contains("authentication refused"),
             "the failure is logged clearly: {text}"

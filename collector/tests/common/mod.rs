@@ -12,6 +12,7 @@ use sqlx::Connection;
 use steadycart_collector::{config::Config, http::app, keys, store::Db, AppState};
 use tower::ServiceExt;
 
+pub mod logs;
 pub mod process;
 pub mod recovery;
 pub mod smtp;
