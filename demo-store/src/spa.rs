@@ -34,7 +34,7 @@ pub fn router() -> Router<StoreState> {
 async fn shell(State(s): State<StoreState>) -> Html<String> {
     let c = s.config.collector_url.trim_end_matches('/');
     let (src, c, key) = (
-        crate::pages::escape(&format!("{c}/snippet/steadycart.js")),
+        crate::pages::escape(&format!("{c}/snippet/steadycart.js")).into_owned(),
         js_string(c),
         js_string(&s.config.site_key),
     );
