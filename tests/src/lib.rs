@@ -249,16 +249,25 @@ impl Stack {
         }
     }
 
+    /// A request to `/v1/admin/sites/{key}/{rel}` carrying the site's
+    /// admin token.
+    pub fn admin(&self, method: reqwest::Method, rel: &str) -> reqwest::RequestBuilder {
+        self.http
+            .request(
+                method,
+                format!(
+                    "{}/v1/admin/sites/{}/{rel}",
+                    self.collector_url, self.site_key
+                ),
+            )
+            .bearer_auth(&self.admin_token)
+    }
+
     /// `GET /v1/admin/sites/{key}/{rel}` with the site's admin token: the
     /// JSON answer (an error for a non-2xx status).
     pub async fn admin_get(&self, rel: &str) -> anyhow::Result<serde_json::Value> {
         Ok(self
-            .http
-            .get(format!(
-                "{}/v1/admin/sites/{}/{rel}",
-                self.collector_url, self.site_key
-            ))
-            .bearer_auth(&self.admin_token)
+            .admin(reqwest::Method::GET, rel)
             .send()
             .await?
             .error_for_status()?
@@ -280,12 +289,7 @@ impl Stack {
     /// return the stored document (with its new `version`).
     pub async fn patch_config(&self, doc: serde_json::Value) -> anyhow::Result<serde_json::Value> {
         let res = self
-            .http
-            .patch(format!(
-                "{}/v1/admin/sites/{}/config",
-                self.collector_url, self.site_key
-            ))
-            .bearer_auth(&self.admin_token)
+            .admin(reqwest::Method::PATCH, "config")
             .json(&doc)
             .send()
             .await?;

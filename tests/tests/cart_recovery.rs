@@ -22,12 +22,7 @@ const LEAVE_TOP: &str = "document.documentElement.dispatchEvent(new MouseEvent('
 
 async fn csv_rows(stack: &Stack) -> anyhow::Result<Vec<csv::StringRecord>> {
     let text = stack
-        .http
-        .get(format!(
-            "{}/v1/admin/sites/{}/recovery/contacts.csv",
-            stack.collector_url, stack.site_key
-        ))
-        .bearer_auth(&stack.admin_token)
+        .admin(reqwest::Method::GET, "recovery/contacts.csv")
         .send()
         .await?
         .error_for_status()?
@@ -52,12 +47,7 @@ async fn recovery_stack(delay: Duration) -> anyhow::Result<(Stack, SmtpInbox)> {
     })
     .await?;
     let res = stack
-        .http
-        .put(format!(
-            "{}/v1/admin/sites/{}/recovery/settings",
-            stack.collector_url, stack.site_key
-        ))
-        .bearer_auth(&stack.admin_token)
+        .admin(reqwest::Method::PUT, "recovery/settings")
         .json(&json!({
             "shop_name": "Voltline Electronics",
             "from": "Voltline <shop@voltline.example>",

@@ -65,19 +65,11 @@ async fn a_failed_checkout_then_leaving_counts_as_abandonment_after_trouble() ->
     let started = Instant::now();
     let totals = loop {
         let to = steadycart_collector::now_ms();
-        let v: serde_json::Value = stack
-            .http
-            .get(format!(
-                "{}/v1/admin/sites/{}/signals?from={from}&to={to}&step={}&series=sessions,checkout_starts,completions,abandonments,abandon_after_trouble,errors",
-                stack.collector_url,
-                stack.site_key,
+        let v = stack
+            .admin_get(&format!(
+                "signals?from={from}&to={to}&step={}&series=sessions,checkout_starts,completions,abandonments,abandon_after_trouble,errors",
                 to - from
             ))
-            .bearer_auth(&stack.admin_token)
-            .send()
-            .await?
-            .error_for_status()?
-            .json()
             .await?;
         let get = |k: &str| {
             v["series"][k]
