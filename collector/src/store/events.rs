@@ -40,6 +40,23 @@ fn has_effects(kind: &str) -> bool {
     )
 }
 
+/// The side effects (survey answers, recovery's carts and contacts) of the
+/// rows in `$rows` whose `(site id, event id)` is in `$new`, the set of ids
+/// the insert reported as new, inside the open transaction `$tx`.
+macro_rules! new_row_effects {
+    ($tx:ident, $rows:expr, $new:expr) => {
+        for r in $rows {
+            if !has_effects(r.kind) || !$new.contains(&(r.site_id, r.event_id.clone())) {
+                continue;
+            }
+            if let Some(answer) = super::survey::AnswerRow::from_event_row(r) {
+                super::survey::insert_answer!($tx, r, answer);
+            }
+            super::recovery::recovery_effects!($tx, r);
+        }
+    };
+}
+
 /// The inserts of [`Db::insert_events`] inside the open transaction `$tx`
 /// (a `sqlx::Transaction` of either backend); evaluates to the number of new
 /// rows and returns early with the error if a statement fails.
@@ -76,15 +93,7 @@ macro_rules! insert_in_tx {
                 .into_iter()
                 .collect();
             inserted += new.len() as u64;
-            for r in chunk {
-                if !has_effects(r.kind) || !new.contains(&(r.site_id, r.event_id.clone())) {
-                    continue;
-                }
-                if let Some(answer) = super::survey::AnswerRow::from_event_row(r) {
-                    super::survey::insert_answer!($tx, r, answer);
-                }
-                super::recovery::recovery_effects!($tx, r);
-            }
+            new_row_effects!($tx, chunk, new);
         }
         inserted
     }};
@@ -96,12 +105,18 @@ macro_rules! insert_in_tx {
 /// multi-row `VALUES` is a new statement (parse and plan) for every count.
 macro_rules! insert_unnest_in_tx {
     ($tx:ident, $rows:expr) => {{
-        const INSERT: &str = "INSERT INTO events (site_id, event_id, session_id, kind, client_ts, received_at, body) \
-             SELECT * FROM UNNEST($1::int8[], $2::text[], $3::text[], $4::text[], $5::int8[], $6::int8[], $7::text[]) \
-             ON CONFLICT (site_id, event_id) DO NOTHING";
-        const INSERT_RETURNING: &str = "INSERT INTO events (site_id, event_id, session_id, kind, client_ts, received_at, body) \
-             SELECT * FROM UNNEST($1::int8[], $2::text[], $3::text[], $4::text[], $5::int8[], $6::int8[], $7::text[]) \
-             ON CONFLICT (site_id, event_id) DO NOTHING RETURNING site_id, event_id";
+        macro_rules! unnest_insert {
+            ($tail:literal) => {
+                concat!(
+                    "INSERT INTO events (site_id, event_id, session_id, kind, client_ts, received_at, body) ",
+                    "SELECT * FROM UNNEST($1::int8[], $2::text[], $3::text[], $4::text[], $5::int8[], $6::int8[], $7::text[]) ",
+                    "ON CONFLICT (site_id, event_id) DO NOTHING",
+                    $tail
+                )
+            };
+        }
+        const INSERT: &str = unnest_insert!("");
+        const INSERT_RETURNING: &str = unnest_insert!(" RETURNING site_id, event_id");
         let rows: &[EventRow] = $rows;
         let site_ids: Vec<i64> = rows.iter().map(|r| r.site_id).collect();
         let event_ids: Vec<&str> = rows.iter().map(|r| r.event_id.as_str()).collect();
@@ -130,15 +145,7 @@ macro_rules! insert_unnest_in_tx {
                     Ok((row.try_get(0)?, row.try_get(1)?))
                 })
                 .collect::<Result<_, _>>()?;
-            for r in rows {
-                if !has_effects(r.kind) || !new.contains(&(r.site_id, r.event_id.clone())) {
-                    continue;
-                }
-                if let Some(answer) = super::survey::AnswerRow::from_event_row(r) {
-                    super::survey::insert_answer!($tx, r, answer);
-                }
-                super::recovery::recovery_effects!($tx, r);
-            }
+            new_row_effects!($tx, rows, new);
             new.len() as u64
         }
     }};
