@@ -324,12 +324,16 @@
 
     const proto = g.XMLHttpRequest && g.XMLHttpRequest.prototype;
     if (proto) {
-      // Per XHR that may be watched: {method, url, rec, how, listening}.
-      // XHRs to other URLs get nothing; the listeners are shared functions
-      // (`this` is the XHR), added once per XHR object.
+      // Per XHR that may be watched: {method, url, rec, aborted, listening}.
+      // XHRs to other URLs get nothing. A watched XHR object gets one shared
+      // `loadend` listener (`this` is the XHR), added once: every event a
+      // listener receives costs the page's main thread, and `readystatechange`
+      // alone fires three times per call. `abort` is wrapped instead of
+      // listened to: it says which endings the page chose.
       const records = new WeakMap();
       const nativeOpen = proto.open;
       const nativeSend = proto.send;
+      const nativeAbort = proto.abort;
       // A re-opened XHR cancels its request without any event: report it.
       const cancel = (x) => {
         const rec = x.rec;
@@ -337,27 +341,19 @@
         if (rec) fail(rec, true);
       };
       // The XHR wrappers' helpers, as methods (the minified file names a
-      // method for free). The listeners among them are shared by every XHR
-      // (`this` is the XHR).
+      // method for free).
       const X = {
-        // `how` it ended: 1 network error, 2 aborted, 3 timed out.
-        failed(e) {
-          const x = records.get(this);
-          if (x !== undefined) x.how = e.type === "error" ? 1 : e.type === "abort" ? 2 : 3;
-        },
-        ready() {
-          const x = records.get(this);
-          if (!S.disabled && x !== undefined && x.rec !== undefined) attempt(X.done, this, x);
-        },
         loadend() {
           const x = records.get(this);
           if (!S.disabled && x !== undefined && x.rec !== undefined) attempt(X.ended, this, x);
         },
-        // Report at DONE with a status (some libraries abort completed
-        // requests), else at loadend.
+        // A response that has fully arrived (DONE with a status) ends the
+        // call, also when the page then aborts or re-opens the XHR from its
+        // own load or readystatechange handler (some libraries do; no
+        // loadend follows then).
         done(xhr, x) {
           const rec = x.rec;
-          if (rec === undefined || x.how !== 0 || xhr.readyState !== 4) return;
+          if (rec === undefined || x.aborted || xhr.readyState !== 4) return;
           const status = xhr.status;
           if (!(status > 0)) return;
           x.rec = undefined;
@@ -370,39 +366,44 @@
           }
           end(rec, status, body);
         },
+        // loadend: a response, else a network error or timeout (status 0),
+        // or the page's abort.
         ended(xhr, x) {
           X.done(xhr, x);
           const rec = x.rec;
           x.rec = undefined;
-          if (rec !== undefined) fail(rec, x.how === 2);
+          if (rec !== undefined) fail(rec, x.aborted);
+        },
+        // The page aborts: a call still under way is reported aborted (its
+        // loadend comes from inside the native abort).
+        aborting(xhr, x) {
+          X.done(xhr, x);
+          if (x.rec !== undefined) x.aborted = true;
         },
         opened(xhr, method, url) {
           let x = records.get(xhr);
           if (x !== undefined) {
+            X.done(xhr, x);
             cancel(x);
             x.url = undefined;
           }
           const abs = urlOf(url);
           if (!watched(abs)) return;
-          if (x === undefined) records.set(xhr, (x = { method: "", url: "", rec: undefined, how: 0, listening: false }));
+          if (x === undefined) records.set(xhr, (x = { method: "", url: "", rec: undefined, aborted: false, listening: false }));
           x.method = String(method).toUpperCase();
           x.url = abs;
         },
         sent(xhr, x, body) {
           cancel(x);
-          x.how = 0;
+          x.aborted = false;
           // The wasm may have come since `open`.
           x.rec = watched(x.url) ? begin(x.method, x.url, body) : undefined;
           if (x.rec === undefined || x.listening) return;
           x.listening = true;
-          xhr.addEventListener("error", X.failed);
-          xhr.addEventListener("abort", X.failed);
-          xhr.addEventListener("timeout", X.failed);
-          xhr.addEventListener("readystatechange", X.ready);
           xhr.addEventListener("loadend", X.loadend);
         },
       };
-      // Named and with the lengths of the natives (open 2, send 0).
+      // Named and with the lengths of the natives (open 2, send 0, abort 0).
       proto.open = function open(method, url) {
         if (!(S.disabled || S.off)) attempt(X.opened, this, method, url);
         return nativeOpen.apply(this, arguments);
@@ -412,11 +413,18 @@
         if (!(S.disabled || S.off) && x !== undefined && x.url !== undefined) attempt(X.sent, this, x, arguments[0]);
         return nativeSend.apply(this, arguments);
       };
+      // A call under way is watched to its end, even after an uninstall.
+      proto.abort = function abort() {
+        const x = records.get(this);
+        if (!S.disabled && x !== undefined && x.rec !== undefined) attempt(X.aborting, this, x);
+        return nativeAbort.apply(this, arguments);
+      };
       S.proto = proto;
-      S.open = nativeOpen;
-      S.send = nativeSend;
-      S.wrappedOpen = proto.open;
-      S.wrappedSend = proto.send;
+      S.xhr = [
+        ["open", nativeOpen, proto.open],
+        ["send", nativeSend, proto.send],
+        ["abort", nativeAbort, proto.abort],
+      ];
     }
 
     // SPA routing: the History API's own methods, wrapped on the history
@@ -468,10 +476,8 @@
         if (g.fetch === S.wrappedFetch) g.fetch = S.fetch;
         else all = false;
       }
-      if (S.proto) {
-        if (S.proto.open === S.wrappedOpen) S.proto.open = S.open;
-        else all = false;
-        if (S.proto.send === S.wrappedSend) S.proto.send = S.send;
+      for (const [name, native, wrapped] of S.xhr || []) {
+        if (S.proto[name] === wrapped) S.proto[name] = native;
         else all = false;
       }
       for (const [name, orig, wrapped, own] of S.hist || []) {

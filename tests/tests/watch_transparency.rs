@@ -124,7 +124,9 @@ async fn library_pages_see_the_same_with_and_without_the_snippet() -> anyhow::Re
         ("hang", "network_error"), // XHR timeout
         ("apperr", "app_error"),
         ("cart", "ok"),
-        ("ok-8", "ok"), // sync XHR
+        ("ok-8", "ok"),  // sync XHR
+        ("ok-13", "ok"), // aborted by the page once done
+        ("ok-14", "ok"), // re-opened by the page once done
     ]);
     let events = check_page(&lab, &browser, "native", &native).await?;
     let sku_of = |tail: &str| {

@@ -88,7 +88,7 @@ pub struct Shipped {
     pub name: String,
     /// Raw bytes.
     pub bytes: usize,
-    /// Gzip (level 9) bytes.
+    /// Gzip bytes (Zopfli, see [`gzip`]).
     pub gzip: usize,
     /// Brotli (quality 11) bytes.
     pub brotli: usize,
@@ -267,10 +267,19 @@ fn with_suffix(path: &Path, suffix: &str) -> PathBuf {
     PathBuf::from(s)
 }
 
+/// Gzip by Zopfli: a standard gzip stream that any browser inflates, about
+/// 4 % smaller than zlib's level 9 on the snippet (wasm 65,807 → 62,698
+/// bytes at 02bfdfe) for a second or two of build time. The collector
+/// serves these `.gz` copies as they are (`precompressed_gzip`).
 pub fn gzip(data: &[u8]) -> anyhow::Result<Vec<u8>> {
-    let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
-    enc.write_all(data)?;
-    Ok(enc.finish()?)
+    let mut out = Vec::new();
+    zopfli::compress(
+        zopfli::Options::default(),
+        zopfli::Format::Gzip,
+        data,
+        &mut out,
+    )?;
+    Ok(out)
 }
 
 fn brotli(data: &[u8]) -> anyhow::Result<Vec<u8>> {
@@ -303,4 +312,27 @@ fn write_manifest(out: &Path, shipped: &[Shipped]) -> anyhow::Result<()> {
         serde_json::to_vec_pretty(&manifest)?,
     )
     .context("writing manifest.json")
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::Read;
+
+    /// Zopfli's gzip inflates back to the input with an ordinary decoder,
+    /// and is no bigger than zlib's best.
+    #[test]
+    fn gzip_round_trips_and_beats_level_9() {
+        let data: Vec<u8> = (0..2_000u32)
+            .flat_map(|i| format!("{{\"id\":{i},\"role\":\"price\"}}").into_bytes())
+            .collect();
+        let gz = super::gzip(&data).unwrap();
+        let mut back = Vec::new();
+        flate2::read::GzDecoder::new(&gz[..])
+            .read_to_end(&mut back)
+            .unwrap();
+        assert_eq!(back, data);
+        let mut level9 = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+        std::io::Write::write_all(&mut level9, &data).unwrap();
+        assert!(gz.len() <= level9.finish().unwrap().len());
+    }
 }

@@ -19,7 +19,9 @@
 
 use std::time::Duration;
 
-use steadycart_tests::{lab::Lab, snippet_dir, Browser};
+use steadycart_tests::{
+    lab::Lab, snippet_dir, thirtyfour::extensions::cdp::ChromeDevTools, Browser,
+};
 
 const KEYS: [&str; 7] = [
     "fetchIgnored",
@@ -68,17 +70,35 @@ async fn main() -> anyhow::Result<()> {
     let n = env_num("BENCH_N", 2000);
     let rounds = env_num("BENCH_ROUNDS", 3);
     let batch = env_num("BENCH_BATCH", 200);
+    // Only some kinds (comma-separated keys of `KEYS`), e.g. for profiling.
+    let kinds = std::env::var("BENCH_KINDS").unwrap_or_default();
+    // Write a CPU profile of each round there (Chromium's `.cpuprofile`,
+    // which DevTools opens) and print where the main thread's time went.
+    let profile = std::env::var_os("BENCH_PROFILE").map(std::path::PathBuf::from);
     let lab = Lab::start().await?;
     let browser = Browser::start().await?;
+    let devtools = ChromeDevTools::new(browser.driver.handle.clone());
     let mut runs: Vec<serde_json::Value> = Vec::new();
     for round in 0..rounds {
+        if profile.is_some() {
+            devtools.execute_cdp("Profiler.enable").await?;
+            devtools
+                .execute_cdp_with_params(
+                    "Profiler.setSamplingInterval",
+                    serde_json::json!({ "interval": 50 }),
+                )
+                .await?;
+        }
         browser
             .driver
             .goto(&format!(
-                "{}/page/bench?snippet=2&n={n}&batch={batch}",
+                "{}/page/bench?snippet=2&n={n}&batch={batch}&kinds={kinds}",
                 lab.url
             ))
             .await?;
+        if profile.is_some() {
+            devtools.execute_cdp("Profiler.start").await?;
+        }
         let r = browser
             .wait_for(
                 "benchmark",
@@ -86,6 +106,14 @@ async fn main() -> anyhow::Result<()> {
                 "return window.__result",
             )
             .await?;
+        if let Some(dir) = &profile {
+            let stopped = devtools.execute_cdp("Profiler.stop").await?;
+            std::fs::create_dir_all(dir)?;
+            let file = dir.join(format!("bench-round{round}.cpuprofile"));
+            std::fs::write(&file, serde_json::to_vec(&stopped["profile"])?)?;
+            println!("round {round}: profile in {}", file.display());
+            print_profile(&stopped["profile"]);
+        }
         anyhow::ensure!(r["installed"] == true, "snippet not installed: {r}");
         let summary: Vec<String> = KEYS
             .iter()
@@ -177,4 +205,54 @@ fn pairs(run: &serde_json::Value, key: &str) -> Vec<(f64, f64)> {
                 .collect()
         })
         .unwrap_or_default()
+}
+
+/// Self time per function of a CPU profile (the 25 largest) and per script,
+/// in ms, from its samples.
+fn print_profile(profile: &serde_json::Value) {
+    use std::collections::HashMap;
+    let empty = Vec::new();
+    let nodes = profile["nodes"].as_array().unwrap_or(&empty);
+    let frame: HashMap<u64, String> = nodes
+        .iter()
+        .filter_map(|n| {
+            let f = &n["callFrame"];
+            let url = f["url"].as_str().unwrap_or("");
+            let file = url.rsplit('/').next().unwrap_or(url);
+            let name = f["functionName"].as_str().unwrap_or("");
+            Some((
+                n["id"].as_u64()?,
+                format!(
+                    "{name} {file}:{}",
+                    f["lineNumber"].as_i64().unwrap_or(-1) + 1
+                ),
+            ))
+        })
+        .collect();
+    let samples = profile["samples"].as_array().unwrap_or(&empty);
+    let deltas = profile["timeDeltas"].as_array().unwrap_or(&empty);
+    let mut by_fn: HashMap<&str, f64> = HashMap::new();
+    let mut by_file: HashMap<String, f64> = HashMap::new();
+    for (i, id) in samples.iter().enumerate() {
+        // A sample lasts until the next one.
+        let ms = deltas.get(i + 1).and_then(|d| d.as_f64()).unwrap_or(0.0) / 1000.0;
+        let Some(name) = id.as_u64().and_then(|id| frame.get(&id)) else {
+            continue;
+        };
+        *by_fn.entry(name.as_str()).or_default() += ms;
+        let file = name.split_once(' ').map_or("", |(_, f)| f);
+        let file = file.rsplit_once(':').map_or(file, |(f, _)| f);
+        *by_file.entry(file.to_string()).or_default() += ms;
+    }
+    let mut fns: Vec<_> = by_fn.into_iter().collect();
+    fns.sort_by(|a, b| b.1.total_cmp(&a.1));
+    for (name, ms) in fns.iter().take(25) {
+        println!("  {ms:9.1} ms  {name}");
+    }
+    let mut files: Vec<_> = by_file.into_iter().collect();
+    files.sort_by(|a, b| b.1.total_cmp(&a.1));
+    println!("  per script:");
+    for (file, ms) in files.iter().take(12) {
+        println!("  {ms:9.1} ms  {file}");
+    }
 }

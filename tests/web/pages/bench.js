@@ -57,6 +57,10 @@ const KINDS = {
   mockWatched: [fetchWithout, fetchWith, "/api/price/mock"],
   xhrMockIgnored: [xhrWithout, xhrWith, BLOB],
 };
+// `kinds=a,b`: only these kinds, and no synchronous loops (for profiling one
+// kind; `BENCH_KINDS` of `cargo xtask bench snippet`).
+const only = q.get("kinds") ? q.get("kinds").split(",") : null;
+if (only) for (const k of Object.keys(KINDS)) if (!only.includes(k)) delete KINDS[k];
 (async () => {
   for (let i = 0; i < 400 && !installed(); i++) await sleep(10);
   const loader = performance.getEntriesByType("resource").find((e) => e.name.endsWith("/steadycart.js"));
@@ -88,7 +92,7 @@ const KINDS = {
   // 1,000 calls through the originals and the wrappers, alternating (20
   // pairs). No network, no awaiting: only what the page's own call costs.
   const xhr = new XMLHttpRequest();
-  const SYNC = {
+  const SYNC = only ? {} : {
     syncXhrOpenIgnored: [() => O.open.call(xhr, "GET", "/api/bench"), () => xhr.open("GET", "/api/bench")],
     syncXhrOpenWatched: [() => O.open.call(xhr, "GET", "/api/price/bench"), () => xhr.open("GET", "/api/price/bench")],
     syncFetchIgnored: [() => O.fetch.call(window, "/api/bench/mock"), () => fetch("/api/bench/mock")],

@@ -55,4 +55,30 @@ lab.run({
   xhrAppError: () => lab.xhr("GET", "/api/price/apperr", { type: "json" }),
   xhrUpload: () => lab.xhr("POST", "/api/cart", { body: "y".repeat(200000) }),
   xhrSync: () => lab.xhr("GET", "/api/price/ok-8", { sync: true }),
+  // The page aborts a finished XHR from its own readystatechange handler
+  // (no load or loadend follows), and re-opens another from its onload:
+  // both calls were answered, so both are ok, never a stall or an abort.
+  xhrAbortWhenDone: () =>
+    new Promise((resolve) => {
+      const x = new XMLHttpRequest();
+      x.onreadystatechange = () => {
+        if (x.readyState !== 4) return;
+        const status = x.status;
+        x.abort();
+        resolve({ status, readyState: x.readyState });
+      };
+      x.open("GET", "/api/price/ok-13");
+      x.send();
+    }),
+  xhrReopenWhenDone: () =>
+    new Promise((resolve) => {
+      const x = new XMLHttpRequest();
+      x.onload = () => {
+        const status = x.status;
+        x.open("GET", "/api/other");
+        resolve({ status, readyState: x.readyState });
+      };
+      x.open("GET", "/api/price/ok-14");
+      x.send();
+    }),
 });
