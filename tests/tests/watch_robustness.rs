@@ -69,7 +69,7 @@ async fn hostile_pages_streams_and_bad_configuration() -> anyhow::Result<()> {
     assert_eq!(with["afterUs"]["saw"], 1);
     assert_eq!(
         with["uninstall"],
-        serde_json::json!({"open": true, "send": true, "fetchKeptPageWrapper": true}),
+        serde_json::json!({"open": true, "send": true, "abort": true, "fetchKeptPageWrapper": true}),
         "uninstall restores XHR and leaves the page's later fetch wrapper alone"
     );
     // Once each despite two tags; the odd input is let through unwatched;
@@ -117,7 +117,11 @@ async fn hostile_pages_streams_and_bad_configuration() -> anyhow::Result<()> {
         let r = trace(&browser, &format!("{}/page/{page}", lab.url)).await?;
         assert_eq!(r["installed"], false, "{page}: {r}");
         assert_eq!(r["fetch"], true, "{page}: fetch untouched");
-        assert_eq!(r["open"], true, "{page}: XHR untouched");
+        assert_eq!(
+            (&r["open"], &r["send"], &r["abort"]),
+            (&true.into(), &true.into(), &true.into()),
+            "{page}: XHR untouched"
+        );
         assert_eq!(r["status"], 200);
         assert_eq!(r["errors"], serde_json::json!([]));
         let warns = r["warns"].as_array().cloned().unwrap_or_default();

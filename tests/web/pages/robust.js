@@ -19,6 +19,7 @@ lab.run({
     return {
       open: XMLHttpRequest.prototype.open === __orig.open,
       send: XMLHttpRequest.prototype.send === __orig.send,
+      abort: XMLHttpRequest.prototype.abort === __orig.abort,
       fetchKeptPageWrapper: window.fetch === window.__pageWrapper,
     };
   },

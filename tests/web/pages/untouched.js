@@ -6,6 +6,8 @@ window.__result = {
   installed: !!window.__steadycart,
   fetch: window.fetch === __orig.fetch,
   open: XMLHttpRequest.prototype.open === __orig.open,
+  send: XMLHttpRequest.prototype.send === __orig.send,
+  abort: XMLHttpRequest.prototype.abort === __orig.abort,
   status: r.status,
   warns: __warns,
   errors: __errors,
