@@ -212,30 +212,36 @@
     // extra `unhandledrejection` reaches the page.
     const observe = (p, ok, err) => guard(() => p.then((v) => guard(() => ok(v), 1), (e) => guard(() => err(e), 1)), 1);
 
-    // The queue: [kind, record, a, b, c, at]; kinds 0 start, 1 end, 2 fail,
-    // 3 route. A record is one watched call; `t` is its wasm token.
+    // The queue, flat (six slots an entry, no array per entry): kind,
+    // record, a, b, c, at; kinds 0 start, 1 end, 2 fail, 3 route. A record
+    // is one watched call; `t` is its wasm token.
+    const step = (h, kind, rec, a, b, c, at) => {
+      if (kind === 0) rec.t = h.start(a, b, c, at);
+      else if (kind === 3) h.route(a);
+      else if (rec.t !== undefined) {
+        if (kind === 1) h.end(rec.t, a, b, at);
+        else h.fail(rec.t, a, at);
+        rec.t = undefined;
+      }
+    };
     const drain = () => {
       const h = S.hooks;
-      if (!h || !S.q.length) return;
+      const q = S.q;
+      if (!h || !q.length) return;
       clearTimeout(S.due);
       S.due = 0;
-      const q = S.q;
       S.q = [];
-      for (const [kind, rec, a, b, c, at] of q) {
-        guard(() => {
-          if (kind === 0) rec.t = h.start(a, b, c, at);
-          else if (kind === 3) h.route(a);
-          else if (rec.t !== undefined) {
-            if (kind === 1) h.end(rec.t, a, b, at);
-            else h.fail(rec.t, a, at);
-            rec.t = undefined;
-          }
-        }, 1);
+      for (let i = 0; i < q.length && !S.disabled; i += 6) {
+        try {
+          step(h, q[i], q[i + 1], q[i + 2], q[i + 3], q[i + 4], q[i + 5]);
+        } catch (e) {
+          oops(e);
+        }
       }
     };
     const push = (kind, rec, a, b, c) => {
-      S.q.push([kind, rec, a, b, c, Date.now()]);
-      if (S.hooks && !S.due) S.due = setTimeout(() => guard(drain, 1), BATCH_MS);
+      S.q.push(kind, rec, a, b, c, Date.now());
+      if (S.hooks && !S.due) S.due = setTimeout(S.drain, BATCH_MS);
     };
     S.drain = () => guard(drain, 1);
     // Whether the wasm may watch a call to `url` (false once it runs and no
