@@ -493,7 +493,10 @@ impl Runtime {
         let role = rule.role;
         let stale_url = (self.stale.is_some() && stale::eligible(role, &method, rule.stale))
             .then(|| url.clone());
-        let sku = rules::split_url(&url)
+        // Most shops configure no SKU rules: no second URL split then.
+        let sku = (!self.config.sku_rules.is_empty())
+            .then(|| rules::split_url(&url))
+            .flatten()
             .and_then(|u| sku::from_path(&self.config.sku_rules, u.path))
             .or_else(|| {
                 let field = sku::body_field(&self.config.sku_rules)?;

@@ -72,6 +72,8 @@ async fn main() -> anyhow::Result<()> {
     let batch = env_num("BENCH_BATCH", 200);
     // Only some kinds (comma-separated keys of `KEYS`), e.g. for profiling.
     let kinds = std::env::var("BENCH_KINDS").unwrap_or_default();
+    // `with` or `without`: every batch takes that side (profiling one side).
+    let side = std::env::var("BENCH_SIDE").unwrap_or_default();
     // Write a CPU profile of each round there (Chromium's `.cpuprofile`,
     // which DevTools opens) and print where the main thread's time went.
     let profile = std::env::var_os("BENCH_PROFILE").map(std::path::PathBuf::from);
@@ -92,7 +94,7 @@ async fn main() -> anyhow::Result<()> {
         browser
             .driver
             .goto(&format!(
-                "{}/page/bench?snippet=2&n={n}&batch={batch}&kinds={kinds}",
+                "{}/page/bench?snippet=2&n={n}&batch={batch}&kinds={kinds}&side={side}",
                 lab.url
             ))
             .await?;
@@ -159,6 +161,7 @@ async fn main() -> anyhow::Result<()> {
         "syncXhrOpenIgnored",
         "syncXhrOpenWatched",
         "syncFetchIgnored",
+        "syncXhrWatched",
     ] {
         let all: Vec<(f64, f64)> = runs.iter().flat_map(|r| pairs(r, key)).collect();
         let without = quantile(all.iter().map(|p| p.0).collect(), 0.5);

@@ -61,6 +61,10 @@ const KINDS = {
 // kind; `BENCH_KINDS` of `cargo xtask bench snippet`).
 const only = q.get("kinds") ? q.get("kinds").split(",") : null;
 if (only) for (const k of Object.keys(KINDS)) if (!only.includes(k)) delete KINDS[k];
+// `side=with|without`: both halves of every pair take that side (for a CPU
+// profile of one side's main-thread work; `BENCH_SIDE`).
+const side = q.get("side");
+if (side) for (const v of Object.values(KINDS)) v[0] = v[1] = side === "with" ? v[1] : v[0];
 (async () => {
   for (let i = 0; i < 400 && !installed(); i++) await sleep(10);
   const loader = performance.getEntriesByType("resource").find((e) => e.name.endsWith("/steadycart.js"));
@@ -92,11 +96,32 @@ if (only) for (const k of Object.keys(KINDS)) if (!only.includes(k)) delete KIND
   // 1,000 calls through the originals and the wrappers, alternating (20
   // pairs). No network, no awaiting: only what the page's own call costs.
   const xhr = new XMLHttpRequest();
-  const SYNC = only ? {} : {
+  const noop = () => {};
+  const SYNC = {
     syncXhrOpenIgnored: [() => O.open.call(xhr, "GET", "/api/bench"), () => xhr.open("GET", "/api/bench")],
     syncXhrOpenWatched: [() => O.open.call(xhr, "GET", "/api/price/bench"), () => xhr.open("GET", "/api/price/bench")],
     syncFetchIgnored: [() => O.fetch.call(window, "/api/bench/mock"), () => fetch("/api/bench/mock")],
+    // A whole watched XHR, synchronously: a new one opened, sent and
+    // aborted at once (its abort and loadend events fire inside abort()),
+    // with a loadend handler of the page's, as libraries have.
+    syncXhrWatched: [
+      () => {
+        const x = new XMLHttpRequest();
+        x.onloadend = noop;
+        O.open.call(x, "GET", "/api/price/bench");
+        O.send.call(x);
+        O.abort.call(x);
+      },
+      () => {
+        const x = new XMLHttpRequest();
+        x.onloadend = noop;
+        x.open("GET", "/api/price/bench");
+        x.send();
+        x.abort();
+      },
+    ],
   };
+  if (only) for (const k of Object.keys(SYNC)) if (!only.includes(k)) delete SYNC[k];
   const loop = (f, count) => {
     const t = performance.now();
     for (let i = 0; i < count; i++) f();
