@@ -419,7 +419,9 @@
         if (!(S.disabled || S.off) && x !== undefined && x.url !== undefined) attempt(X.sent, this, x, arguments[0]);
         return nativeSend.apply(this, arguments);
       };
-      // A call under way is watched to its end, even after an uninstall.
+      // Not stopped by an uninstall (`S.off`): while this wrapper is still
+      // reached (the page wrapped `abort` after us), a call under way is
+      // watched to its end, as the loadend listener does.
       proto.abort = function abort() {
         const x = records.get(this);
         if (!S.disabled && x !== undefined && x.rec !== undefined) attempt(X.aborting, this, x);
