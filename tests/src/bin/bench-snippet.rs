@@ -161,6 +161,7 @@ async fn main() -> anyhow::Result<()> {
         "syncXhrOpenIgnored",
         "syncXhrOpenWatched",
         "syncFetchIgnored",
+        "syncXhrOpenOtherOrigin",
         "syncXhrWatched",
     ] {
         let all: Vec<(f64, f64)> = runs.iter().flat_map(|r| pairs(r, key)).collect();

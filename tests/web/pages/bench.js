@@ -97,10 +97,13 @@ if (side) for (const v of Object.values(KINDS)) v[0] = v[1] = side === "with" ? 
   // pairs). No network, no awaiting: only what the page's own call costs.
   const xhr = new XMLHttpRequest();
   const noop = () => {};
+  const TRACKER = "https://stats.example.net/g/collect?v=2&tid=G-12345&cid=555.666&en=page_view";
   const SYNC = {
     syncXhrOpenIgnored: [() => O.open.call(xhr, "GET", "/api/bench"), () => xhr.open("GET", "/api/bench")],
     syncXhrOpenWatched: [() => O.open.call(xhr, "GET", "/api/price/bench"), () => xhr.open("GET", "/api/price/bench")],
     syncFetchIgnored: [() => O.fetch.call(window, "/api/bench/mock"), () => fetch("/api/bench/mock")],
+    // An analytics-style call to another origin (the URL parser's work).
+    syncXhrOpenOtherOrigin: [() => O.open.call(xhr, "GET", TRACKER), () => xhr.open("GET", TRACKER)],
     // A whole watched XHR, synchronously: a new one opened, sent and
     // aborted at once (its abort and loadend events fire inside abort()),
     // with a loadend handler of the page's, as libraries have.
