@@ -70,7 +70,8 @@ async fn main() -> anyhow::Result<()> {
     let n = env_num("BENCH_N", 2000);
     let rounds = env_num("BENCH_ROUNDS", 3);
     let batch = env_num("BENCH_BATCH", 200);
-    // Only some kinds (comma-separated keys of `KEYS`), e.g. for profiling.
+    // Only some kinds (comma-separated: keys of `KEYS` or the `sync…` ones),
+    // e.g. for profiling.
     let kinds = std::env::var("BENCH_KINDS").unwrap_or_default();
     // `with` or `without`: every batch takes that side (profiling one side).
     let side = std::env::var("BENCH_SIDE").unwrap_or_default();
@@ -80,17 +81,17 @@ async fn main() -> anyhow::Result<()> {
     let lab = Lab::start().await?;
     let browser = Browser::start().await?;
     let devtools = ChromeDevTools::new(browser.driver.handle.clone());
+    if profile.is_some() {
+        devtools.execute_cdp("Profiler.enable").await?;
+        devtools
+            .execute_cdp_with_params(
+                "Profiler.setSamplingInterval",
+                serde_json::json!({ "interval": 50 }),
+            )
+            .await?;
+    }
     let mut runs: Vec<serde_json::Value> = Vec::new();
     for round in 0..rounds {
-        if profile.is_some() {
-            devtools.execute_cdp("Profiler.enable").await?;
-            devtools
-                .execute_cdp_with_params(
-                    "Profiler.setSamplingInterval",
-                    serde_json::json!({ "interval": 50 }),
-                )
-                .await?;
-        }
         browser
             .driver
             .goto(&format!(

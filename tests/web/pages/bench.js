@@ -57,8 +57,8 @@ const KINDS = {
   mockWatched: [fetchWithout, fetchWith, "/api/price/mock"],
   xhrMockIgnored: [xhrWithout, xhrWith, BLOB],
 };
-// `kinds=a,b`: only these kinds, and no synchronous loops (for profiling one
-// kind; `BENCH_KINDS` of `cargo xtask bench snippet`).
+// `kinds=a,b`: only these kinds, network and synchronous alike (for profiling
+// one kind; `BENCH_KINDS` of `cargo xtask bench snippet`).
 const only = q.get("kinds") ? q.get("kinds").split(",") : null;
 if (only) for (const k of Object.keys(KINDS)) if (!only.includes(k)) delete KINDS[k];
 // `side=with|without`: both halves of every pair take that side (for a CPU
