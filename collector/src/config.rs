@@ -70,6 +70,13 @@ pub struct IngestConfig {
     /// `Retry-After` sent with 503 when the writer is behind. Default 2 s.
     #[serde(with = "file::duration")]
     pub busy_retry_after: Duration,
+    /// Longest an ingest request waits for its batch to be committed before
+    /// it answers 503 + `Retry-After` (`busy_retry_after`); the writer then
+    /// skips the batch if it has not started on it. The queue bounds memory,
+    /// this bounds latency: under overload, clients hear "later" instead of
+    /// hanging. Default 5 s.
+    #[serde(with = "file::duration")]
+    pub max_queue_wait: Duration,
     /// Ingest requests one client IP (IPv6: its /64) may send per second,
     /// sustained; beyond that 429 + `Retry-After`. 0 = no limit. Default 50:
     /// one shopper's snippet sends a batch every few seconds, so this leaves
@@ -100,6 +107,7 @@ impl Default for IngestConfig {
             max_event_age: Duration::from_secs(7 * 24 * 3600),
             max_event_lead: Duration::from_secs(60),
             busy_retry_after: Duration::from_secs(2),
+            max_queue_wait: Duration::from_secs(5),
             ip_rate_per_sec: 50,
             ip_burst: 100,
             site_rate_per_sec: 2000,

@@ -99,6 +99,9 @@ pub struct Metrics {
     pub writer_commit_events: Histogram,
     /// Failed group commits.
     pub writer_commit_failures: Counter,
+    /// Batches the writer skipped because their request stopped waiting
+    /// (`[ingest] max_queue_wait`, or the client went away).
+    pub writer_skipped_batches: Counter,
     /// Batches waiting for the writer (set when scraped).
     pub queue_depth: Gauge,
     /// Capacity of the writer queue.
@@ -165,6 +168,12 @@ impl Metrics {
             "Group commits the database refused",
             writer_commit_failures.clone(),
         );
+        let writer_skipped_batches = Counter::default();
+        registry.register(
+            "steadycart_writer_skipped_batches",
+            "Queued batches skipped because their request stopped waiting (max_queue_wait passed, or the client went away); the client sends them again",
+            writer_skipped_batches.clone(),
+        );
         let queue_depth = Gauge::default();
         registry.register(
             "steadycart_ingest_queue_depth",
@@ -204,6 +213,7 @@ impl Metrics {
             writer_commit_duration,
             writer_commit_events,
             writer_commit_failures,
+            writer_skipped_batches,
             queue_depth,
             queue_capacity,
             database_up,

@@ -41,8 +41,7 @@ impl AppState {
         let metrics = Arc::new(Metrics::new());
         let (ingest, task) = writer::spawn(
             db.clone(),
-            config.ingest.queue_capacity,
-            config.ingest.writer_max_events,
+            writer::WriterSettings::from_config(&config.ingest),
             metrics.clone(),
         );
         let limits = RateLimits::new(&config.ingest);

@@ -47,8 +47,13 @@ async fn the_wal_stays_bounded_under_sustained_writes_and_nothing_is_lost() {
         restart_frames: 256,
         max_wal_bytes: 4 * MIB,
     };
+    let settings = writer::WriterSettings {
+        capacity: 64,
+        max_events: 2000,
+        max_wait: Duration::from_secs(60),
+    };
     let (queue, task) =
-        writer::spawn_with_wal(t.db.clone(), 64, 2000, Arc::new(Metrics::new()), policy);
+        writer::spawn_with_wal(t.db.clone(), settings, Arc::new(Metrics::new()), policy);
     // 8 clients × 60 batches × 50 rows × ~2 KB: ≈ 50 MB through the WAL,
     // over ten times its cap.
     let (clients, batches) = (8u32, 60u32);

@@ -124,7 +124,9 @@ pub fn is_unavailable(e: &sqlx::Error) -> bool {
 impl From<WriteError> for ApiError {
     fn from(e: WriteError) -> Self {
         match e {
-            WriteError::QueueFull => ApiError::Unavailable(Duration::from_secs(2)),
+            WriteError::QueueFull | WriteError::TimedOut => {
+                ApiError::Unavailable(Duration::from_secs(2))
+            }
             WriteError::Stopped | WriteError::Database => {
                 ApiError::Unavailable(Duration::from_secs(5))
             }

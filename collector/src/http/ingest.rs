@@ -231,7 +231,9 @@ async fn accept(
     state.ingest.write(valid.rows).await.map_err(|e| match e {
         // `[ingest] busy_retry_after`: how long the snippet waits before
         // sending again while the writer is behind.
-        WriteError::QueueFull => ApiError::Unavailable(state.config.ingest.busy_retry_after),
+        WriteError::QueueFull | WriteError::TimedOut => {
+            ApiError::Unavailable(state.config.ingest.busy_retry_after)
+        }
         other => other.into(),
     })?;
     for (kind, n) in kinds {

@@ -12,18 +12,32 @@
 //!
 //! On SQLite the writer keeps its own connection, with automatic WAL
 //! checkpoints off: [`super::checkpoint`] runs them beside the commits.
+//!
+//! The queue bounds memory; `[ingest] max_queue_wait` bounds latency. A
+//! handler waits at most that long for its commit and then answers 503 +
+//! `Retry-After` ([`WriteError::TimedOut`]). The writer skips batches whose
+//! handler stopped waiting (timed out, or the client went away) instead of
+//! committing work nobody will acknowledge, so a backlog drains instead of
+//! growing. A batch already in a commit when its handler gives up is stored
+//! though answered 503; the client sends it again and the duplicate event
+//! ids are ignored (`ON CONFLICT DO NOTHING`), so nothing is lost or doubled.
 
 use tokio::{
     sync::{mpsc, oneshot},
     task::JoinHandle,
 };
 
-use std::{path::PathBuf, sync::Arc, time::Instant};
+use std::{
+    path::PathBuf,
+    sync::Arc,
+    time::{Duration, Instant},
+};
 
 use sqlx::{sqlite::SqliteConnectOptions, ConnectOptions, Connection, SqliteConnection};
 
 use super::checkpoint::{self, Checkpointer, WalLocks, WalPolicy};
 use crate::{
+    config::IngestConfig,
     metrics::Metrics,
     store::{
         events::{insert_events_on, EventRow},
@@ -43,6 +57,9 @@ pub enum WriteError {
     /// The database refused the transaction.
     #[error("database write failed")]
     Database,
+    /// Not committed within `[ingest] max_queue_wait`: the writer is behind.
+    #[error("ingest commit did not finish in time")]
+    TimedOut,
 }
 
 struct WriteJob {
@@ -55,6 +72,7 @@ struct WriteJob {
 pub struct IngestQueue {
     tx: mpsc::Sender<WriteJob>,
     capacity: usize,
+    max_wait: Duration,
 }
 
 impl std::fmt::Debug for WriteJob {
@@ -64,7 +82,8 @@ impl std::fmt::Debug for WriteJob {
 }
 
 impl IngestQueue {
-    /// Queue rows and wait until they are committed.
+    /// Queue rows and wait until they are committed, at most the queue's
+    /// `max_wait` ([`WriteError::TimedOut`] after that).
     pub async fn write(&self, rows: Vec<EventRow>) -> Result<(), WriteError> {
         let (done, wait) = oneshot::channel();
         self.tx
@@ -73,7 +92,11 @@ impl IngestQueue {
                 mpsc::error::TrySendError::Full(_) => WriteError::QueueFull,
                 mpsc::error::TrySendError::Closed(_) => WriteError::Stopped,
             })?;
-        wait.await.map_err(|_| WriteError::Stopped)?
+        // Dropping `wait` on timeout tells the writer to skip the batch.
+        match tokio::time::timeout(self.max_wait, wait).await {
+            Ok(answer) => answer.map_err(|_| WriteError::Stopped)?,
+            Err(_) => Err(WriteError::TimedOut),
+        }
     }
 
     /// Batches waiting for the writer.
@@ -99,40 +122,68 @@ impl WriterTask {
     }
 }
 
-/// Start the writer on `db` with a queue of `capacity` batches, committing at
-/// most `max_events` rows per transaction, recording commits in `metrics`,
+/// How the writer queues and commits (`[ingest]` settings).
+#[derive(Debug, Clone, Copy)]
+pub struct WriterSettings {
+    /// Batches the queue holds before [`WriteError::QueueFull`].
+    pub capacity: usize,
+    /// Most rows committed in one transaction.
+    pub max_events: usize,
+    /// Longest a handler waits for its commit before [`WriteError::TimedOut`].
+    pub max_wait: Duration,
+}
+
+impl WriterSettings {
+    /// The settings of `[ingest]`.
+    pub fn from_config(c: &IngestConfig) -> WriterSettings {
+        WriterSettings {
+            capacity: c.queue_capacity,
+            max_events: c.writer_max_events,
+            max_wait: c.max_queue_wait,
+        }
+    }
+}
+
+/// Start the writer on `db` with `settings`, recording commits in `metrics`,
 /// with the default [`WalPolicy`].
-pub fn spawn(
-    db: Db,
-    capacity: usize,
-    max_events: usize,
-    metrics: Arc<Metrics>,
-) -> (IngestQueue, WriterTask) {
-    spawn_with_wal(db, capacity, max_events, metrics, WalPolicy::default())
+pub fn spawn(db: Db, settings: WriterSettings, metrics: Arc<Metrics>) -> (IngestQueue, WriterTask) {
+    spawn_with_wal(db, settings, metrics, WalPolicy::default())
 }
 
 /// [`spawn`] with the checkpoint policy `wal` (SQLite; ignored on PostgreSQL).
 pub fn spawn_with_wal(
     db: Db,
-    capacity: usize,
-    max_events: usize,
+    settings: WriterSettings,
     metrics: Arc<Metrics>,
     wal: WalPolicy,
 ) -> (IngestQueue, WriterTask) {
+    let WriterSettings {
+        capacity,
+        max_events,
+        max_wait,
+    } = settings;
     let (tx, mut rx) = mpsc::channel::<WriteJob>(capacity);
     let handle = tokio::spawn(async move {
         let mut sink = Sink::open(db, wal).await;
         while let Some(first) = rx.recv().await {
-            let mut n = first.rows.len();
-            let mut jobs = vec![first];
-            while n < max_events {
-                match rx.try_recv() {
-                    Ok(job) => {
-                        n += job.rows.len();
-                        jobs.push(job);
-                    }
-                    Err(_) => break,
+            let mut n = 0;
+            let mut jobs = Vec::new();
+            let mut next = Some(first);
+            while let Some(job) = next.take() {
+                if job.done.is_closed() {
+                    // Its handler stopped waiting: nobody acknowledges these
+                    // rows, and the client sends them again.
+                    metrics.writer_skipped_batches.inc();
+                } else {
+                    n += job.rows.len();
+                    jobs.push(job);
                 }
+                if n < max_events {
+                    next = rx.try_recv().ok();
+                }
+            }
+            if jobs.is_empty() {
+                continue;
             }
             let mut rows = Vec::with_capacity(n);
             let waiters: Vec<_> = jobs
@@ -162,7 +213,14 @@ pub fn spawn_with_wal(
         }
         sink.close().await;
     });
-    (IngestQueue { tx, capacity }, WriterTask { handle })
+    (
+        IngestQueue {
+            tx,
+            capacity,
+            max_wait,
+        },
+        WriterTask { handle },
+    )
 }
 
 /// Where the writer commits.

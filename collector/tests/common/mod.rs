@@ -222,3 +222,36 @@ pub fn admin_req(path: &str, token: Option<&str>) -> Request<Body> {
     }
     b.body(Body::empty()).unwrap()
 }
+
+/// Hold the events table of the database at `url` (SQLite: its write
+/// lock; PostgreSQL: an exclusive table lock) from another session, so the
+/// writer cannot commit, until `release` is sent. Returns once it is held.
+pub async fn block_writer(url: &str) -> tokio::sync::oneshot::Sender<()> {
+    let (release, released) = tokio::sync::oneshot::channel::<()>();
+    let (locked_tx, locked) = tokio::sync::oneshot::channel::<()>();
+    let url = url.to_string();
+    tokio::spawn(async move {
+        if url.starts_with("sqlite:") {
+            let mut c = sqlx::SqliteConnection::connect(&url).await.unwrap();
+            sqlx::query("BEGIN IMMEDIATE")
+                .execute(&mut c)
+                .await
+                .unwrap();
+            let _ = locked_tx.send(());
+            let _ = released.await;
+            sqlx::query("ROLLBACK").execute(&mut c).await.unwrap();
+        } else {
+            let mut c = sqlx::PgConnection::connect(&url).await.unwrap();
+            sqlx::query("BEGIN").execute(&mut c).await.unwrap();
+            sqlx::query("LOCK TABLE events IN ACCESS EXCLUSIVE MODE")
+                .execute(&mut c)
+                .await
+                .unwrap();
+            let _ = locked_tx.send(());
+            let _ = released.await;
+            sqlx::query("ROLLBACK").execute(&mut c).await.unwrap();
+        }
+    });
+    locked.await.unwrap();
+    release
+}
