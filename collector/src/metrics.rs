@@ -99,8 +99,8 @@ pub struct Metrics {
     pub writer_commit_events: Histogram,
     /// Failed group commits.
     pub writer_commit_failures: Counter,
-    /// Batches the writer skipped because their request stopped waiting
-    /// (`[ingest] max_queue_wait`, or the client went away).
+    /// Batches the writer skipped because their request had answered 503
+    /// for `[ingest] max_queue_wait`.
     pub writer_skipped_batches: Counter,
     /// Batches waiting for the writer (set when scraped).
     pub queue_depth: Gauge,
@@ -171,7 +171,7 @@ impl Metrics {
         let writer_skipped_batches = Counter::default();
         registry.register(
             "steadycart_writer_skipped_batches",
-            "Queued batches skipped because their request stopped waiting (max_queue_wait passed, or the client went away); the client sends them again",
+            "Queued batches skipped because their request had answered 503 for [ingest] max_queue_wait; the client sends them again",
             writer_skipped_batches.clone(),
         );
         let queue_depth = Gauge::default();

@@ -1,8 +1,10 @@
 //! `[ingest] max_queue_wait`: while the writer is stuck (another session
 //! holds the events table's write lock), an ingest request answers 503 +
 //! `Retry-After` once the bound passes instead of hanging; the writer skips
-//! the queued batch whose request gave up; nothing acknowledged is lost and
-//! the retried batches are stored exactly once. On SQLite and PostgreSQL,
+//! the queued batch it answered so, but still stores one whose client went
+//! away without an answer (a closing page's beacon is never sent again);
+//! nothing acknowledged is lost and the retried batches are stored exactly
+//! once. On SQLite and PostgreSQL,
 //! over real connections. Assertions are on statuses and counts: the lock
 //! is held until both requests have answered, so without the bound they
 //! would hang (PostgreSQL) or answer after SQLite's busy timeout with its
@@ -63,6 +65,13 @@ async fn stuck_writer_answers_503_in_time(t: TestDb) {
         let (router, req) = (router.clone(), ingest(3));
         async move { send(&router, req).await }
     });
+    // D's client goes away (the request future is dropped) before the bound.
+    let d = tokio::spawn({
+        let (router, req) = (router.clone(), ingest(5));
+        async move { send(&router, req).await }
+    });
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    d.abort();
     for (name, task) in [("A", a), ("B", b)] {
         // Bounded only so a regression fails instead of hanging the suite.
         let (status, res) = tokio::time::timeout(Duration::from_secs(30), task)
@@ -78,8 +87,9 @@ async fn stuck_writer_answers_503_in_time(t: TestDb) {
     }
     let _ = release.send(());
 
-    // The writer finishes A's commit, skips B (its request gave up) and
-    // takes C: the queue is first in, first out, so C's 200 means B was seen.
+    // The writer finishes A's commit, skips B (answered 503), commits D and
+    // takes C: the queue is first in, first out, so C's 200 means B and D
+    // were seen.
     assert_eq!(send(&router, ingest(4)).await.0, 200);
     assert_eq!(
         state.metrics.writer_skipped_batches.get(),
@@ -92,6 +102,11 @@ async fn stuck_writer_answers_503_in_time(t: TestDb) {
         "A was in its commit"
     );
     assert_eq!(stored(&t.db, site.id, 3).await, 0, "B was skipped");
+    assert_eq!(
+        stored(&t.db, site.id, 5).await,
+        i64::from(N),
+        "D, whose client went away unanswered, is stored"
+    );
 
     // The client sends both again after Retry-After: each stored once.
     assert_eq!(send(&router, ingest(2)).await.0, 200);
@@ -103,7 +118,7 @@ async fn stuck_writer_answers_503_in_time(t: TestDb) {
             "batch {seed}"
         );
     }
-    assert_eq!(t.db.count_events(site.id).await.unwrap(), i64::from(4 * N));
+    assert_eq!(t.db.count_events(site.id).await.unwrap(), i64::from(5 * N));
 
     drop(router);
     drop(state);

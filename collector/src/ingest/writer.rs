@@ -15,12 +15,15 @@
 //!
 //! The queue bounds memory; `[ingest] max_queue_wait` bounds latency. A
 //! handler waits at most that long for its commit and then answers 503 +
-//! `Retry-After` ([`WriteError::TimedOut`]). The writer skips batches whose
-//! handler stopped waiting (timed out, or the client went away) instead of
-//! committing work nobody will acknowledge, so a backlog drains instead of
+//! `Retry-After` ([`WriteError::TimedOut`]). The writer skips the queued
+//! batches that were answered so (the client sends them again) instead of
+//! committing work nobody acknowledges, so a backlog drains instead of
 //! growing. A batch already in a commit when its handler gives up is stored
 //! though answered 503; the client sends it again and the duplicate event
 //! ids are ignored (`ON CONFLICT DO NOTHING`), so nothing is lost or doubled.
+//! A batch whose client went away without an answer is still committed: a
+//! closing page's beacon does not wait for its answer, and nobody would
+//! send it again.
 
 use tokio::{
     sync::{mpsc, oneshot},
@@ -29,7 +32,10 @@ use tokio::{
 
 use std::{
     path::PathBuf,
-    sync::Arc,
+    sync::{
+        atomic::{AtomicBool, Ordering},
+        Arc,
+    },
     time::{Duration, Instant},
 };
 
@@ -65,6 +71,9 @@ pub enum WriteError {
 struct WriteJob {
     rows: Vec<EventRow>,
     done: oneshot::Sender<Result<(), WriteError>>,
+    /// Set when the handler answered [`WriteError::TimedOut`]: the writer
+    /// skips the batch if it has not started on it.
+    abandoned: Arc<AtomicBool>,
 }
 
 /// The sending side of the writer's bounded queue. Cheap to clone.
@@ -86,16 +95,23 @@ impl IngestQueue {
     /// `max_wait` ([`WriteError::TimedOut`] after that).
     pub async fn write(&self, rows: Vec<EventRow>) -> Result<(), WriteError> {
         let (done, wait) = oneshot::channel();
+        let abandoned = Arc::new(AtomicBool::new(false));
         self.tx
-            .try_send(WriteJob { rows, done })
+            .try_send(WriteJob {
+                rows,
+                done,
+                abandoned: abandoned.clone(),
+            })
             .map_err(|e| match e {
                 mpsc::error::TrySendError::Full(_) => WriteError::QueueFull,
                 mpsc::error::TrySendError::Closed(_) => WriteError::Stopped,
             })?;
-        // Dropping `wait` on timeout tells the writer to skip the batch.
         match tokio::time::timeout(self.max_wait, wait).await {
             Ok(answer) => answer.map_err(|_| WriteError::Stopped)?,
-            Err(_) => Err(WriteError::TimedOut),
+            Err(_) => {
+                abandoned.store(true, Ordering::Relaxed);
+                Err(WriteError::TimedOut)
+            }
         }
     }
 
@@ -170,9 +186,9 @@ pub fn spawn_with_wal(
             let mut jobs = Vec::new();
             let mut next = Some(first);
             while let Some(job) = next.take() {
-                if job.done.is_closed() {
-                    // Its handler stopped waiting: nobody acknowledges these
-                    // rows, and the client sends them again.
+                if job.abandoned.load(Ordering::Relaxed) {
+                    // Answered 503 for the wait bound: the client sends
+                    // these rows again.
                     metrics.writer_skipped_batches.inc();
                 } else {
                     n += job.rows.len();
