@@ -117,6 +117,93 @@ impl Default for IngestConfig {
     }
 }
 
+impl Config {
+    /// Refuse values the collector cannot run with: zero sizes and periods
+    /// (a zero-capacity queue cannot be built, a zero bucket or tick divides
+    /// by zero or spins, a zero `max_queue_wait` refuses every batch) and
+    /// backoff bounds in the wrong order. Called by [`file::load`] and again
+    /// after command-line flags.
+    pub fn validate(&self) -> Result<(), file::ConfigError> {
+        let zero = Duration::ZERO;
+        let checks: [(bool, &'static str, &'static str); 14] = [
+            (
+                self.ingest.max_body_bytes == 0,
+                "[ingest] max_body_bytes",
+                "must be at least 1",
+            ),
+            (
+                self.ingest.queue_capacity == 0,
+                "[ingest] queue_capacity",
+                "must be at least 1",
+            ),
+            (
+                self.ingest.writer_max_events == 0,
+                "[ingest] writer_max_events",
+                "must be at least 1",
+            ),
+            (
+                self.ingest.max_queue_wait == zero,
+                "[ingest] max_queue_wait",
+                "must be more than 0s",
+            ),
+            (
+                self.body_deadline == zero,
+                "[server] body_deadline",
+                "must be more than 0s",
+            ),
+            (
+                self.conn.header_timeout == zero,
+                "[server] header_timeout",
+                "must be more than 0s",
+            ),
+            (
+                self.signals.bucket < Duration::from_secs(1),
+                "[signals] bucket",
+                "must be at least 1s",
+            ),
+            (
+                self.signals.tick == zero,
+                "[signals] tick",
+                "must be more than 0s",
+            ),
+            (
+                self.signals.lease_ttl <= self.signals.tick,
+                "[signals] lease_ttl",
+                "must be longer than [signals] tick",
+            ),
+            (
+                self.signals.min_backoff == zero,
+                "[signals] min_backoff",
+                "must be more than 0s",
+            ),
+            (
+                self.signals.min_backoff > self.signals.max_backoff,
+                "[signals] max_backoff",
+                "must be at least [signals] min_backoff",
+            ),
+            (
+                self.recovery.tick == zero,
+                "[recovery] tick",
+                "must be more than 0s",
+            ),
+            (
+                self.recovery.min_backoff == zero,
+                "[recovery] min_backoff",
+                "must be more than 0s",
+            ),
+            (
+                self.recovery.min_backoff > self.recovery.max_backoff,
+                "[recovery] max_backoff",
+                "must be at least [recovery] min_backoff",
+            ),
+        ];
+        match checks.into_iter().find(|(bad, _, _)| *bad) {
+            Some((_, option, message)) => Err(file::ConfigError::Invalid { option, message }),
+            None => Ok(()),
+        }
+    }
+}
+
 impl Default for Config {
     fn default() -> Self {
         Self {

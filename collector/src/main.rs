@@ -350,6 +350,7 @@ async fn main() -> anyhow::Result<()> {
             config.log_json |= args.log_json;
             args.signals.apply(&mut config.signals);
             args.recovery.apply(&mut config.recovery);
+            config.validate()?;
             init_tracing(config.log_json);
             tracing::info!(?config, "starting");
             let listener = tokio::net::TcpListener::bind(config.listen)

@@ -54,6 +54,14 @@ pub enum ConfigError {
         /// What is wrong.
         message: String,
     },
+    /// A value is out of its option's range (see [`Config::validate`]).
+    #[error("config option {option}: {message}")]
+    Invalid {
+        /// The option, as `[section] key`.
+        option: &'static str,
+        /// What the option needs.
+        message: &'static str,
+    },
 }
 
 /// The on-disk shape of [`Config`]: one table per section.
@@ -198,7 +206,9 @@ pub fn load(
         }
         None => Config::default(),
     };
-    apply_env(config, env)
+    let config = apply_env(config, env)?;
+    config.validate()?;
+    Ok(config)
 }
 
 /// The environment variable that overrides the option at `path`
@@ -474,6 +484,84 @@ mod tests {
         .unwrap_err();
         assert!(err.to_string().contains("invalid duration"), "{err}");
         assert!(err.to_string().contains("STEADYCART_SIGNALS_TICK"), "{err}");
+    }
+
+    #[test]
+    fn values_the_collector_cannot_run_with_are_refused_by_name() {
+        assert!(Config::default().validate().is_ok());
+        assert!(parse_toml(EXAMPLE).unwrap().validate().is_ok());
+        for (var, value, option) in [
+            (
+                "STEADYCART_INGEST_QUEUE_CAPACITY",
+                "0",
+                "[ingest] queue_capacity",
+            ),
+            (
+                "STEADYCART_INGEST_WRITER_MAX_EVENTS",
+                "0",
+                "[ingest] writer_max_events",
+            ),
+            (
+                "STEADYCART_INGEST_MAX_BODY_BYTES",
+                "0",
+                "[ingest] max_body_bytes",
+            ),
+            (
+                "STEADYCART_INGEST_MAX_QUEUE_WAIT",
+                "0s",
+                "[ingest] max_queue_wait",
+            ),
+            (
+                "STEADYCART_SERVER_BODY_DEADLINE",
+                "0s",
+                "[server] body_deadline",
+            ),
+            (
+                "STEADYCART_SERVER_HEADER_TIMEOUT",
+                "0s",
+                "[server] header_timeout",
+            ),
+            ("STEADYCART_SIGNALS_BUCKET", "500ms", "[signals] bucket"),
+            ("STEADYCART_SIGNALS_TICK", "0s", "[signals] tick"),
+            ("STEADYCART_SIGNALS_LEASE_TTL", "1s", "[signals] lease_ttl"),
+            (
+                "STEADYCART_SIGNALS_MIN_BACKOFF",
+                "0s",
+                "[signals] min_backoff",
+            ),
+            (
+                "STEADYCART_SIGNALS_MAX_BACKOFF",
+                "1s",
+                "[signals] max_backoff",
+            ),
+            ("STEADYCART_RECOVERY_TICK", "0s", "[recovery] tick"),
+            (
+                "STEADYCART_RECOVERY_MIN_BACKOFF",
+                "0s",
+                "[recovery] min_backoff",
+            ),
+            (
+                "STEADYCART_RECOVERY_MAX_BACKOFF",
+                "1s",
+                "[recovery] max_backoff",
+            ),
+        ] {
+            let err = load(None, |k| (k == var).then(|| value.to_string())).unwrap_err();
+            assert!(
+                matches!(&err, ConfigError::Invalid { option: o, .. } if *o == option),
+                "{var}={value}: {err}"
+            );
+            assert!(err.to_string().contains(option), "{err}");
+        }
+        // The same from a file.
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c.toml");
+        std::fs::write(&path, "[ingest]\nqueue_capacity = 0\n").unwrap();
+        let err = load(Some(&path), |_| None).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "config option [ingest] queue_capacity: must be at least 1"
+        );
     }
 
     #[test]
