@@ -121,8 +121,9 @@ impl Config {
     /// Refuse values the collector cannot run with: zero sizes and periods
     /// (a zero-capacity queue cannot be built, a zero bucket or tick divides
     /// by zero or spins, a zero `max_queue_wait` refuses every batch) and
-    /// backoff bounds in the wrong order. Called by [`file::load`] and again
-    /// after command-line flags.
+    /// backoff bounds in the wrong order; detector settings outside the
+    /// ranges a site's overrides may take. Called by [`file::load`] and
+    /// again after command-line flags.
     pub fn validate(&self) -> Result<(), file::ConfigError> {
         let zero = Duration::ZERO;
         let checks: [(bool, &'static str, &'static str); 14] = [
@@ -197,10 +198,18 @@ impl Config {
                 "must be at least [recovery] min_backoff",
             ),
         ];
-        match checks.into_iter().find(|(bad, _, _)| *bad) {
-            Some((_, option, message)) => Err(file::ConfigError::Invalid { option, message }),
-            None => Ok(()),
+        if let Some((_, option, message)) = checks.into_iter().find(|(bad, _, _)| *bad) {
+            return Err(file::ConfigError::Invalid {
+                option: option.to_string(),
+                message: message.to_string(),
+            });
         }
+        crate::detect::overrides::DetectorOverrides::all_of(&self.signals.detector)
+            .validate()
+            .map_err(|e| file::ConfigError::Invalid {
+                option: format!("[signals.detector] {}", e.field),
+                message: format!("must be {}", e.range),
+            })
     }
 }
 

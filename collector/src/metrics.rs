@@ -85,7 +85,8 @@ fn latency_histogram() -> Histogram {
 #[derive(Debug)]
 pub struct Metrics {
     registry: Registry,
-    /// Events stored, by site and kind.
+    /// Events accepted (committed, or already stored from an earlier send of
+    /// the same batch), by site and kind.
     pub events_accepted: Family<EventLabels, Counter>,
     /// Events skipped as duplicates within a batch.
     pub events_duplicate: Counter,
@@ -128,7 +129,7 @@ impl Metrics {
         let events_accepted = Family::<EventLabels, Counter>::default();
         registry.register(
             "steadycart_ingest_events_accepted",
-            "Events stored, by site key and event kind",
+            "Events accepted, by site key and event kind (a batch sent again whole counts again; its events are stored once)",
             events_accepted.clone(),
         );
         let events_duplicate = Counter::default();

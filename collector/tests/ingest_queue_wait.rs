@@ -15,31 +15,7 @@ mod common;
 use std::time::Duration;
 
 use common::*;
-use steadycart_collector::{config::Config, http::app, store::Db, AppState};
-
-/// Events of the batch `seed` stored for `site_id` (ids start with the seed).
-async fn stored(db: &Db, site_id: i64, seed: u32) -> i64 {
-    let sql = "SELECT COUNT(*) FROM events WHERE site_id = $1 AND event_id LIKE $2";
-    let prefix = format!("{seed:08x}%");
-    let n: (i64,) = match db {
-        Db::Sqlite(p) => {
-            sqlx::query_as(sql)
-                .bind(site_id)
-                .bind(prefix)
-                .fetch_one(p)
-                .await
-        }
-        Db::Postgres(p) => {
-            sqlx::query_as(sql)
-                .bind(site_id)
-                .bind(prefix)
-                .fetch_one(p)
-                .await
-        }
-    }
-    .unwrap();
-    n.0
-}
+use steadycart_collector::{config::Config, http::app, AppState};
 
 async fn stuck_writer_answers_503_in_time(t: TestDb) {
     const N: u32 = 4;
@@ -97,13 +73,13 @@ async fn stuck_writer_answers_503_in_time(t: TestDb) {
         "B is skipped, A (already in its commit) is not"
     );
     assert_eq!(
-        stored(&t.db, site.id, 2).await,
+        stored_batch(&t.db, site.id, 2).await,
         i64::from(N),
         "A was in its commit"
     );
-    assert_eq!(stored(&t.db, site.id, 3).await, 0, "B was skipped");
+    assert_eq!(stored_batch(&t.db, site.id, 3).await, 0, "B was skipped");
     assert_eq!(
-        stored(&t.db, site.id, 5).await,
+        stored_batch(&t.db, site.id, 5).await,
         i64::from(N),
         "D, whose client went away unanswered, is stored"
     );
@@ -113,7 +89,7 @@ async fn stuck_writer_answers_503_in_time(t: TestDb) {
     assert_eq!(send(&router, ingest(3)).await.0, 200);
     for seed in 1..=4 {
         assert_eq!(
-            stored(&t.db, site.id, seed).await,
+            stored_batch(&t.db, site.id, seed).await,
             i64::from(N),
             "batch {seed}"
         );

@@ -133,12 +133,13 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
     println!("  Fault control:   {store_origin}/control  (token: {control_token})");
     println!("  Events:          curl -H \"Authorization: Bearer $(jq -r .admin_token {})\" {collector_url}/v1/admin/sites/{site_key}/events", site_file.display());
     println!();
-    println!("  Ctrl-C stops both.");
+    println!("  Ctrl-C (or SIGTERM) stops both.");
     wait_for_ctrl_c();
     Ok(())
 }
 
-/// Block until Ctrl-C; the children get SIGINT too, and the guards reap them.
+/// Block until Ctrl-C, SIGTERM or SIGHUP; the guards then kill and reap the
+/// children (on Ctrl-C they got SIGINT too).
 fn wait_for_ctrl_c() {
     let (tx, rx) = std::sync::mpsc::channel::<()>();
     if ctrlc::set_handler(move || {

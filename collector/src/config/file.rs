@@ -58,9 +58,9 @@ pub enum ConfigError {
     #[error("config option {option}: {message}")]
     Invalid {
         /// The option, as `[section] key`.
-        option: &'static str,
+        option: String,
         /// What the option needs.
-        message: &'static str,
+        message: String,
     },
 }
 
@@ -548,11 +548,19 @@ mod tests {
         ] {
             let err = load(None, |k| (k == var).then(|| value.to_string())).unwrap_err();
             assert!(
-                matches!(&err, ConfigError::Invalid { option: o, .. } if *o == option),
+                matches!(&err, ConfigError::Invalid { option: o, .. } if o == option),
                 "{var}={value}: {err}"
             );
             assert!(err.to_string().contains(option), "{err}");
         }
+        let err = load(None, |k| {
+            (k == "STEADYCART_SIGNALS_DETECTOR_ALPHA").then(|| "0.5".to_string())
+        })
+        .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "config option [signals.detector] alpha: must be in (0, 0.1]"
+        );
         // The same from a file.
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("c.toml");

@@ -109,6 +109,25 @@ impl DetectorOverrides {
         Ok(())
     }
 
+    /// Every field set to `params`' value: the collector's own
+    /// `[signals.detector]` settings, checked by [`Self::validate`] with the
+    /// same ranges as a site's overrides.
+    pub fn all_of(params: &DetectorParams) -> DetectorOverrides {
+        DetectorOverrides {
+            alpha: Some(params.alpha),
+            min_ratio: Some(params.min_ratio),
+            min_trials: Some(params.min_trials),
+            min_events: Some(params.min_events),
+            open_after: Some(params.open_after),
+            resolve_after: Some(params.resolve_after),
+            ewma_lambda: Some(params.ewma_lambda),
+            warmup_buckets: Some(params.warmup_buckets),
+            rate_floor: Some(params.rate_floor),
+            count_floor: Some(params.count_floor),
+            baseline_clip: Some(params.baseline_clip),
+        }
+    }
+
     /// `base` with these overrides applied.
     pub fn apply(&self, base: &DetectorParams) -> DetectorParams {
         DetectorParams {

@@ -127,6 +127,10 @@ impl From<WriteError> for ApiError {
             WriteError::QueueFull | WriteError::TimedOut => {
                 ApiError::Unavailable(Duration::from_secs(2))
             }
+            WriteError::Refused => ApiError::field(
+                "events",
+                "refused by the database (a value it cannot store); sending it again will not help",
+            ),
             WriteError::Stopped | WriteError::Database => {
                 ApiError::Unavailable(Duration::from_secs(5))
             }

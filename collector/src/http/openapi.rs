@@ -207,7 +207,7 @@ pub const OPERATIONS: &[Operation] = &[
         query: &[
             ("after", "integer", false, "cursor: the `next` of the previous page (default 0)"),
             ("limit", "integer", false, "page size, 1-1000 (default 100)"),
-            ("with_email", "boolean", false, "include consented emails (default false)"),
+            ("with_email", "boolean", false, "only answers that carry a consented email (default false: every answer, each with its email if consented)"),
         ],
         body: None,
         responses: &[

@@ -1,7 +1,8 @@
 //! The built snippet (`cargo xtask dist` → `dist/snippet/`) under `/snippet/`.
 //! Module scripts loaded cross-origin need CORS, so every file is served with
 //! `Access-Control-Allow-Origin: *`; pre-compressed `.br`/`.gz` copies are
-//! used when the browser accepts them; `.wasm` is `application/wasm`.
+//! used when the browser accepts them (with `Vary: Accept-Encoding`);
+//! `.wasm` is `application/wasm`.
 
 use std::path::Path;
 
@@ -29,6 +30,13 @@ pub fn router(dir: &Path) -> Router<AppState> {
         .layer(SetResponseHeaderLayer::overriding(
             header::X_CONTENT_TYPE_OPTIONS,
             HeaderValue::from_static("nosniff"),
+        ))
+        // The body depends on Accept-Encoding (br, gzip or none): a CDN or
+        // shared cache in front must not hand brotli to a client that did
+        // not ask for it.
+        .layer(SetResponseHeaderLayer::overriding(
+            header::VARY,
+            HeaderValue::from_static("accept-encoding"),
         ))
         // Short: file names are not versioned, and a fixed snippet must reach
         // shops quickly. Pinned, versioned copies are for SRI users.

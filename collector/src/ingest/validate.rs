@@ -265,6 +265,20 @@ pub fn validate(
         // Serialising our own type cannot fail; an empty body would be caught
         // by the admin read, never silently accepted.
         let body = serde_json::to_string(&event).unwrap_or_default();
+        // These kinds also write their strings to their own columns (survey
+        // answers, carts, contacts), which PostgreSQL cannot store with a
+        // NUL: refused here rather than by the database. Other events keep
+        // any string verbatim (the JSON body escapes it).
+        let own_columns = matches!(
+            event.body.kind(),
+            "survey_answered" | "cart_snapshot" | "checkout_completed" | "identify"
+        );
+        if own_columns && has_nul(&body) {
+            return Err(FieldError::new(
+                format!("events[{i}]"),
+                "NUL characters (\\u0000) are not allowed in this event",
+            ));
+        }
         rows.push(EventRow {
             site_id,
             event_id: event.id,
@@ -280,6 +294,23 @@ pub fn validate(
         duplicates,
         dropped_by_client: batch.dropped,
     })
+}
+
+/// Whether the serialised event `body` holds a NUL character in any string
+/// or key. serde_json writes NUL as the escape `\u0000`; the substring test
+/// is the fast path, the parse tells it from an escaped backslash before
+/// `u0000` (a shopper typing the six characters `\u0000`).
+fn has_nul(body: &str) -> bool {
+    fn walk(v: &serde_json::Value) -> bool {
+        match v {
+            serde_json::Value::String(s) => s.contains('\0'),
+            serde_json::Value::Array(items) => items.iter().any(walk),
+            serde_json::Value::Object(map) => map.iter().any(|(k, v)| k.contains('\0') || walk(v)),
+            _ => false,
+        }
+    }
+    body.contains("\\u0000")
+        && serde_json::from_str::<serde_json::Value>(body).map_or(true, |v| walk(&v))
 }
 
 #[cfg(test)]
@@ -466,6 +497,32 @@ mod tests {
         assert!(ok.rows[0]
             .body
             .contains("<script>alert(1)</script>=HYPERLINK"));
+    }
+
+    #[test]
+    fn nul_is_refused_where_it_would_reach_its_own_column() {
+        for fields in [
+            r#""type":"identify","email":"ann@example.com","consent":{"text":"\u0000x","version":"v1"}"#,
+            r#""type":"checkout_completed","order_id":"a\u0000b""#,
+        ] {
+            let err = run(&body(&event(ID1, fields))).unwrap_err();
+            assert_eq!(err.field, "events[0]", "{fields}");
+            assert!(err.message.contains("NUL"), "{err}");
+        }
+        // A call's strings live only in the JSON body: kept verbatim.
+        let ok = run(&body(&event(
+            ID1,
+            r#""type":"call","role":"checkout","outcome":"ok","method":"POST","url":"https://shop.example/\u0000","duration_ms":3"#,
+        )))
+        .unwrap();
+        assert!(ok.rows[0].body.contains(r#"\u0000"#));
+        // The six characters `\u0000` typed by a shopper are text, not NUL.
+        let ok = run(&body(&event(
+            ID1,
+            r#""type":"checkout_completed","order_id":"a\\u0000b""#,
+        )))
+        .unwrap();
+        assert!(ok.rows[0].body.contains(r#"a\\u0000b"#));
     }
 
     #[test]

@@ -66,6 +66,25 @@ pub enum WriteError {
     /// Not committed within `[ingest] max_queue_wait`: the writer is behind.
     #[error("ingest commit did not finish in time")]
     TimedOut,
+    /// The database refused this batch's data (a data or constraint error):
+    /// sending it again would fail the same way.
+    #[error("the database refused the batch's data")]
+    Refused,
+}
+
+/// A data or constraint error: the rows, not the database, are at fault.
+/// PostgreSQL SQLSTATE classes 22 (data exception) and 23 (integrity
+/// constraint); SQLite's TOOBIG, CONSTRAINT and MISMATCH.
+fn is_data_error(e: &StoreError) -> bool {
+    let StoreError::Database(sqlx::Error::Database(db)) = e else {
+        return false;
+    };
+    let code = db.code().unwrap_or_default();
+    code.starts_with("22")
+        || code.starts_with("23")
+        || code
+            .parse::<i32>()
+            .is_ok_and(|c| matches!(c & 0xff, 18..=20))
 }
 
 struct WriteJob {
@@ -202,24 +221,53 @@ pub fn spawn_with_wal(
                 continue;
             }
             let mut rows = Vec::with_capacity(n);
+            let mut lens = Vec::with_capacity(jobs.len());
             let waiters: Vec<_> = jobs
                 .into_iter()
                 .map(|job| {
+                    lens.push(job.rows.len());
                     rows.extend(job.rows);
                     job.done
                 })
                 .collect();
             let started = Instant::now();
-            let result = sink.insert(&rows).await.map(|_| ()).map_err(|e| {
-                tracing::error!(error = %e, rows = rows.len(), "event commit failed");
+            let failed = |e: &StoreError, rows: usize| {
+                tracing::error!(error = %e, rows, "event commit failed");
                 metrics.writer_commit_failures.inc();
-                WriteError::Database
-            });
+                if is_data_error(e) {
+                    WriteError::Refused
+                } else {
+                    WriteError::Database
+                }
+            };
+            let results = match sink.insert(&rows).await {
+                Ok(_) => vec![Ok(()); lens.len()],
+                Err(e) if lens.len() > 1 && is_data_error(&e) => {
+                    // One batch's data the database refuses (a rule the
+                    // validation missed) must not fail the batches that
+                    // share its commit: each is committed alone.
+                    tracing::warn!(error = %e, batches = lens.len(), "group commit refused; committing its batches one by one");
+                    let mut out = Vec::with_capacity(lens.len());
+                    let mut from = 0;
+                    for len in &lens {
+                        let part = &rows[from..from + len];
+                        from += len;
+                        out.push(
+                            sink.insert(part)
+                                .await
+                                .map(|_| ())
+                                .map_err(|e| failed(&e, part.len())),
+                        );
+                    }
+                    out
+                }
+                Err(e) => vec![Err(failed(&e, rows.len())); lens.len()],
+            };
             metrics
                 .writer_commit_duration
                 .observe(started.elapsed().as_secs_f64());
             metrics.writer_commit_events.observe(rows.len() as f64);
-            for done in waiters {
+            for (done, result) in waiters.into_iter().zip(results) {
                 // A waiter that gave up (client went away) is fine to skip.
                 let _ = done.send(result);
             }

@@ -255,3 +255,28 @@ pub async fn block_writer(url: &str) -> tokio::sync::oneshot::Sender<()> {
     locked.await.unwrap();
     release
 }
+
+/// Events of [`batch_json`]`(seed, …)` stored for `site_id` (their ids start
+/// with the seed).
+pub async fn stored_batch(db: &Db, site_id: i64, seed: u32) -> i64 {
+    let sql = "SELECT COUNT(*) FROM events WHERE site_id = $1 AND event_id LIKE $2";
+    let prefix = format!("{seed:08x}%");
+    let n: (i64,) = match db {
+        Db::Sqlite(p) => {
+            sqlx::query_as(sql)
+                .bind(site_id)
+                .bind(prefix)
+                .fetch_one(p)
+                .await
+        }
+        Db::Postgres(p) => {
+            sqlx::query_as(sql)
+                .bind(site_id)
+                .bind(prefix)
+                .fetch_one(p)
+                .await
+        }
+    }
+    .unwrap();
+    n.0
+}
