@@ -178,13 +178,35 @@ pub fn parse_toml(text: &str) -> Result<Config, String> {
                 let line = text.lines().nth(line_no - 1).unwrap_or("");
                 let key = line.split('=').next().unwrap_or("").trim();
                 if line.contains('=') && !key.is_empty() {
-                    format!("line {line_no} (`{key}`): {}", e.message())
+                    format!("line {line_no} (`{key}`): {}", without_value(e.message()))
                 } else {
-                    format!("line {line_no}: {}", e.message())
+                    format!("line {line_no}: {}", without_value(e.message()))
                 }
             }
-            None => e.message().to_string(),
+            None => without_value(e.message()),
         })
+}
+
+/// `message` without the value serde quotes in "invalid type: string
+/// \"…\", expected …" and "invalid value: integer `…`, expected …": the
+/// value may be a secret in the wrong place.
+fn without_value(message: &str) -> String {
+    for lead in ["invalid type: ", "invalid value: "] {
+        let Some(start) = message.find(lead) else {
+            continue;
+        };
+        let rest = &message[start + lead.len()..];
+        let Some(end) = rest.find(", expected") else {
+            continue;
+        };
+        let kind = rest[..end]
+            .split(['`', '"'])
+            .next()
+            .unwrap_or("")
+            .trim_end();
+        return format!("{}{lead}{kind}{}", &message[..start], &rest[end..]);
+    }
+    message.to_string()
 }
 
 /// Load configuration: defaults, then the file at `path` (if any), then
@@ -252,7 +274,7 @@ fn apply_env(config: Config, env: impl Fn(&str) -> Option<String>) -> Result<Con
         .try_into()
         .map_err(|e: toml::de::Error| ConfigError::Env {
             var: applied.join(" or "),
-            message: e.message().to_string(),
+            message: without_value(e.message()),
         })?;
     Ok(file.into())
 }
@@ -330,9 +352,11 @@ pub mod duration {
     /// Read `"10s"`, `"1m 30s"`, `"250ms"`, `"7days"`.
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
         let text = String::deserialize(d)?;
-        humantime::parse_duration(&text).map_err(|e| {
+        // The message does not repeat the text (it may be a misplaced
+        // secret), nor humantime's error, which quotes it.
+        humantime::parse_duration(&text).map_err(|_| {
             serde::de::Error::custom(format!(
-                "invalid duration {text:?} ({e}); write e.g. \"10s\", \"250ms\", \"7days\""
+                "invalid duration; write e.g. \"10s\", \"250ms\", \"7days\""
             ))
         })
     }
@@ -569,6 +593,43 @@ mod tests {
         assert_eq!(
             err.to_string(),
             "config option [ingest] queue_capacity: must be at least 1"
+        );
+    }
+
+    #[test]
+    fn errors_never_repeat_the_value() {
+        for text in [
+            "[recovery]\nsmtp_password = 12345\n",
+            "[ingest]\nmax_queue_wait = \"s3cretq\"\n",
+            "[server]\ntrusted_proxies = [\"s3cret9\"]\n",
+            "[ingest]\nqueue_capacity = \"s3cret\"\n",
+            "[signals.detector]\nalpha = \"s3cret\"\n",
+        ] {
+            let err = parse_toml(text).unwrap_err();
+            assert!(
+                !err.contains("s3cret") && !err.contains("12345"),
+                "{text}: {err}"
+            );
+            assert!(err.contains("line 2"), "{err}");
+        }
+        for (var, value) in [
+            ("STEADYCART_INGEST_MAX_QUEUE_WAIT", "s3cretq"),
+            ("STEADYCART_SERVER_TRUSTED_PROXIES", "s3cret9"),
+        ] {
+            let err = load(None, |k| (k == var).then(|| value.to_string()))
+                .map(|_| ())
+                .unwrap_err()
+                .to_string();
+            assert!(!err.contains("s3cret"), "{var}: {err}");
+            assert!(err.contains(var), "{err}");
+        }
+        assert_eq!(
+            without_value("invalid type: integer `12345`, expected a string"),
+            "invalid type: integer, expected a string"
+        );
+        assert_eq!(
+            without_value("invalid value: string \"x, y\", expected z"),
+            "invalid value: string, expected z"
         );
     }
 

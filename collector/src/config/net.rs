@@ -14,7 +14,10 @@ pub struct IpNet {
 
 /// Not an address or `address/prefix`.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("invalid network {0:?}: expected an IP address or CIDR such as 10.0.0.0/8")]
+///
+/// The message does not repeat the text: configuration errors never echo
+/// values (see [`super::file::ConfigError`]).
+#[error("invalid network: expected an IP address or CIDR such as 10.0.0.0/8")]
 pub struct InvalidNet(String);
 
 impl IpNet {
