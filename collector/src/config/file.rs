@@ -355,9 +355,7 @@ pub mod duration {
         // The message does not repeat the text (it may be a misplaced
         // secret), nor humantime's error, which quotes it.
         humantime::parse_duration(&text).map_err(|_| {
-            serde::de::Error::custom(format!(
-                "invalid duration; write e.g. \"10s\", \"250ms\", \"7days\""
-            ))
+            serde::de::Error::custom("invalid duration; write e.g. \"10s\", \"250ms\", \"7days\"")
         })
     }
 }
