@@ -263,6 +263,16 @@ both_backends!(
                 text(res).await
             );
         }
+        // The scheme is case-insensitive (RFC 9110 §11.1).
+        for scheme in ["bearer", "BEARER"] {
+            let auth = format!("{scheme} {}", a.token);
+            let (status, _) = send(
+                &app,
+                req("GET", &format!("{base}/events"), Some(&auth), None, None),
+            )
+            .await;
+            assert_eq!(status, 200, "{scheme}");
+        }
         // Denials changed nothing: A still has exactly the notifier added above.
         let (_, res) = send(
             &app,

@@ -18,6 +18,16 @@ pub fn router() -> Router<AppState> {
     Router::new().route("/v1/admin/sites/{site}/events", get(list_events))
 }
 
+/// The token of an `Authorization: Bearer TOKEN` header. The scheme is
+/// case-insensitive (RFC 9110 §11.1: `bearer`, `BEARER` work too).
+pub(crate) fn bearer_token(headers: &HeaderMap) -> Option<&str> {
+    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = value.trim_start().split_once(' ')?;
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then_some(token.trim())
+}
+
 /// The site `site_key` if the request's bearer token is its admin token (or
 /// the one it replaced, during a rotation's overlap window). Unknown site
 /// and wrong token answer alike, so keys can't be probed.
@@ -26,11 +36,7 @@ pub async fn authorize(
     site_key: &str,
     headers: &HeaderMap,
 ) -> Result<Site, ApiError> {
-    let token = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .ok_or(ApiError::Unauthorized("missing bearer token"))?;
+    let token = bearer_token(headers).ok_or(ApiError::Unauthorized("missing bearer token"))?;
     const DENIED: ApiError = ApiError::Unauthorized("admin token not valid for this site");
     if !keys::is_plausible_site_key(site_key) {
         return Err(DENIED);

@@ -27,11 +27,7 @@ pub fn router() -> Router<AppState> {
 
 async fn scrape(State(state): State<AppState>, headers: HeaderMap) -> Result<Response, ApiError> {
     if let Some(expected) = &state.config.metrics_token {
-        let given = headers
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "))
-            .unwrap_or("");
+        let given = super::admin::bearer_token(&headers).unwrap_or("");
         if !bool::from(given.as_bytes().ct_eq(expected.as_bytes())) {
             return Err(ApiError::Unauthorized("missing or wrong metrics token"));
         }
