@@ -31,6 +31,10 @@ export interface SteadycartConfig {
   appError?: string;
   /** Where SKUs are, for per-product error rates: `/path/{sku}` patterns and/or `body:FIELD` of a JSON request body. Default: —. Example: `/api/price/{sku}, body:sku`. */
   sku?: string | string[];
+  /** Seconds a kept response of a price rule flagged ` stale` (`GET /api/price/* stale`) may be served in place of a failing or stalled call. Default: 300. Example: `600`. */
+  staleTtlS?: number | string;
+  /** Bytes of kept responses for stale-if-error, in memory and sessionStorage; past it the oldest are dropped. Default: 65536. Example: `32768`. */
+  staleBytes?: number | string;
   /** Fallback message when cart calls fail or stall (at most 300 characters). Default: Your cart is taking longer than usual to update — please hold.. Example: `Your cart is catching up — one moment.`. */
   textCart?: string;
   /** Fallback message for checkout trouble. Default: We're having trouble reaching checkout. Your cart is saved — please try again in a moment.. Example: `Checkout is slow right now — your cart is safe.`. */

@@ -205,6 +205,8 @@ pub const OPTIONS: &[OptionDoc] = &[
     opt("stall-ms-price", Watch, STALL, Value("2000"), "1500", "Milliseconds before a pending price call counts as stalled."),
     opt("app-error", Watch, Kind::Token, Unset, "error", "Opt-in: top-level field of a small (≤ 16 KiB) JSON 2xx response whose truthy value makes the call an application error."),
     opt("sku", Watch, Kind::SkuRules, Unset, "/api/price/{sku}, body:sku", "Where SKUs are, for per-product error rates: `/path/{sku}` patterns and/or `body:FIELD` of a JSON request body."),
+    opt("stale-ttl-s", Watch, Kind::Integer { min: 1, max: 86_400 }, Value("300"), "600", "Seconds a kept response of a price rule flagged ` stale` (`GET /api/price/* stale`) may be served in place of a failing or stalled call."),
+    opt("stale-bytes", Watch, Kind::Integer { min: 1024, max: 1_000_000 }, Value("65536"), "32768", "Bytes of kept responses for stale-if-error, in memory and sessionStorage; past it the oldest are dropped."),
     opt("text-cart", Messages, Kind::Text, Value("Your cart is taking longer than usual to update — please hold."), "Your cart is catching up — one moment.", "Fallback message when cart calls fail or stall (at most 300 characters)."),
     opt("text-checkout", Messages, Kind::Text, Value("We're having trouble reaching checkout. Your cart is saved — please try again in a moment."), "Checkout is slow right now — your cart is safe.", "Fallback message for checkout trouble."),
     opt("text-payment", Messages, Kind::Text, Value("Payment confirmation is delayed — please don't pay twice; this page will update."), "Payment is taking a moment — please don't pay twice.", "Fallback message for payment trouble."),
