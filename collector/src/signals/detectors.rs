@@ -90,8 +90,18 @@ impl SiteDetectors {
                 step,
             });
         }
-        // Endpoint baselines learn only while nothing is firing.
-        if self.series.values().all(|d| d.firing.is_none()) {
+        // Endpoint baselines learn only from normal buckets: not while an
+        // incident is open, and not from a bucket that breaches (an outage's
+        // first buckets, before the incident opens, would otherwise be
+        // learned; an endpoint first seen in them would get the outage as its
+        // baseline, and no excess to be named a culprit for).
+        let breaching = steps.iter().any(|s| {
+            matches!(
+                s.step.verdict,
+                crate::detect::series::Verdict::Breach { .. }
+            )
+        });
+        if !breaching && self.series.values().all(|d| d.firing.is_none()) {
             for (key, e) in &r.endpoints {
                 let b = self.endpoints.entry(key.clone()).or_default();
                 let (t, c) = ((e.errors + e.stalls) as f64, e.calls as f64);
@@ -125,5 +135,65 @@ impl SiteDetectors {
         self.endpoints
             .get(endpoint)
             .map_or(0.0, EndpointBaseline::rate)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::signals::rollup::DimRollup;
+
+    fn bucket(i: i64, endpoints: &[(&str, u64, u64)]) -> BucketRollup {
+        let mut r = BucketRollup {
+            bucket_start: i * 60_000,
+            ..Default::default()
+        };
+        for (name, calls, errors) in endpoints {
+            r.calls += calls;
+            r.errors += errors;
+            let mut e = DimRollup::default();
+            e.calls = *calls;
+            e.errors = *errors;
+            r.endpoints.insert(name.to_string(), e);
+        }
+        r
+    }
+
+    #[test]
+    fn an_endpoint_first_seen_in_an_outage_keeps_a_healthy_baseline() {
+        let p = DetectorParams {
+            warmup_buckets: 3,
+            min_trials: 8,
+            // The first outage bucket breaches but is too few errors to open
+            // on: the incident opens one bucket later.
+            min_events: 30,
+            open_after: 2,
+            ..Default::default()
+        };
+        let mut d = SiteDetectors::default();
+        for i in 0..10 {
+            d.observe(&p, &bucket(i, &[("GET /api/cart", 100, 1)]));
+        }
+        // The outage: a new endpoint fails every call, from its first bucket.
+        let mut opened = false;
+        for i in 10..14 {
+            let steps = d.observe(
+                &p,
+                &bucket(i, &[("GET /api/cart", 100, 1), ("POST /api/new", 20, 20)]),
+            );
+            opened |= steps.iter().any(|s| {
+                matches!(
+                    s.step.transition,
+                    Some(crate::detect::Transition::Open { .. })
+                )
+            });
+        }
+        assert!(opened, "the outage opens an incident");
+        assert_eq!(
+            d.endpoint_rate("POST /api/new"),
+            0.0,
+            "the outage is not its baseline, so its errors are excess"
+        );
+        assert!((d.endpoint_rate("GET /api/cart") - 0.01).abs() < 1e-9);
     }
 }
