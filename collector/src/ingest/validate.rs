@@ -269,11 +269,7 @@ pub fn validate(
         // answers, carts, contacts), which PostgreSQL cannot store with a
         // NUL: refused here rather than by the database. Other events keep
         // any string verbatim (the JSON body escapes it).
-        let own_columns = matches!(
-            event.body.kind(),
-            "survey_answered" | "cart_snapshot" | "checkout_completed" | "identify"
-        );
-        if own_columns && has_nul(&body) {
+        if crate::store::events::has_effects(event.body.kind()) && has_nul(&body) {
             return Err(FieldError::new(
                 format!("events[{i}]"),
                 "NUL characters (\\u0000) are not allowed in this event",

@@ -33,7 +33,7 @@ pub struct EventRow {
 
 /// Kinds whose insert writes more than the event row (survey answers,
 /// recovery's carts and contacts), done only for ids that were new.
-fn has_effects(kind: &str) -> bool {
+pub(crate) fn has_effects(kind: &str) -> bool {
     matches!(
         kind,
         "survey_answered" | "cart_snapshot" | "checkout_completed" | "identify"
